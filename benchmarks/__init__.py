@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks, each against a named peer in the same run (`make bench`)."""

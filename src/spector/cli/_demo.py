@@ -1,0 +1,54 @@
+"""`spector demo`: every stage that exists, end to end, on a range inside the workspace."""
+
+from __future__ import annotations
+
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spector.cli.common import DemoContext, console, demo_steps
+from spector.store import CONFIG_NAME, Workspace
+from spector.store.cli import status_table
+
+__all__ = ["demo"]
+
+
+class Scale(StrEnum):
+    tiny = "tiny"
+    small = "small"
+
+
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed of the training range.")] = 7,
+    scale: Annotated[Scale, typer.Option(help="Size of the training range.")] = Scale.tiny,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace", "-w", help="Workspace to use (made if missing; default: temp)."
+        ),
+    ] = None,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Do not serve the UI at the end.")
+    ] = False,
+) -> None:
+    """Run every stage that exists on a generated training range and print a summary."""
+    root = workspace or Path(tempfile.mkdtemp(prefix="spector-demo-")) / "workspace"
+    ws = (
+        Workspace.open(root, write=True) if (root / CONFIG_NAME).is_file() else Workspace.init(root)
+    )
+    with ws:
+        console.print(
+            f"[bold]Spector demo[/] workspace {ws.root} (seed {seed}, scale {scale.value})"
+        )
+        ctx = DemoContext(workspace=ws, seed=seed, scale=scale.value)
+        steps = demo_steps()
+        for number, step in enumerate(steps, 1):
+            line = step.run(ctx)
+            console.print(f"[{number}/{len(steps)}] {step.name}: {line}")
+        console.print(status_table(ws))
+    if no_serve:
+        return
+    console.print("UI: the web stage is not built yet; nothing to serve (use --no-serve to skip)")

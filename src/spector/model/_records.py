@@ -1,0 +1,216 @@
+"""The records every stage speaks: markets, accounts, listings, feedback, selectors.
+
+Each record type maps to one table of the analytic store (``TABLE``); its ``id`` is
+derived from the fields that identify it (``key()``), so observing the same thing twice
+gives the same id. Timestamps are timezone-aware UTC. Fields listed in ``UNION`` are
+sets that grow as more is observed (mirrors, keys, contacts); the other fields take the
+value of the latest observation, and ``VERSIONED`` types keep every value they ever had.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar
+
+from spector.model._ids import make_id
+
+__all__ = [
+    "Actor",
+    "Capture",
+    "Feedback",
+    "Listing",
+    "Market",
+    "Record",
+    "Selector",
+    "SelectorSighting",
+    "VendorAccount",
+    "record_types",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Record:
+    """Base of all records. Subclasses set TABLE and implement ``key``."""
+
+    TABLE: ClassVar[str]
+    VERSIONED: ClassVar[bool] = False
+    UNION: ClassVar[frozenset[str]] = frozenset()
+
+    def key(self) -> tuple[object, ...]:
+        raise NotImplementedError
+
+    @property
+    def id(self) -> str:
+        return make_id(self.TABLE.removesuffix("s"), *self.key())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Market(Record):
+    """A market (or forum, or shop) under one name, with the onion hosts it answers on."""
+
+    TABLE: ClassVar[str] = "markets"
+    VERSIONED: ClassVar[bool] = True
+    UNION: ClassVar[frozenset[str]] = frozenset({"onions"})
+
+    name: str
+    family: str | None = None  # template family the extractor uses
+    onions: tuple[str, ...] = ()  # normalised v3 hosts: main address and mirrors
+    status: str = "unknown"  # active, seized, exit_scam, closed, unknown
+
+    def key(self) -> tuple[object, ...]:
+        return (self.name.casefold(),)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VendorAccount(Record):
+    """One vendor handle on one market (an Actor may own many)."""
+
+    TABLE: ClassVar[str] = "vendor_accounts"
+    VERSIONED: ClassVar[bool] = True
+    UNION: ClassVar[frozenset[str]] = frozenset({"pgp_fingerprints", "contacts"})
+
+    market_id: str
+    handle: str
+    profile_text: str | None = None
+    pgp_fingerprints: tuple[str, ...] = ()
+    contacts: tuple[str, ...] = ()  # "kind:value" of normalised selectors
+    joined: datetime | None = None
+    rating: float | None = None
+    sales_count: int | None = None
+    feedback_count: int | None = None
+    ships_from: str | None = None  # ISO 3166-1 alpha-2 or a region code
+
+    def key(self) -> tuple[object, ...]:
+        return (self.market_id, self.handle.casefold())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listing(Record):
+    """An offer on a market; ``listing_ref`` is the market's own id or path for it."""
+
+    TABLE: ClassVar[str] = "listings"
+    VERSIONED: ClassVar[bool] = True
+    UNION: ClassVar[frozenset[str]] = frozenset({"ships_to"})
+
+    market_id: str
+    listing_ref: str
+    vendor_id: str | None = None
+    title: str | None = None
+    category: str | None = None  # code from the product taxonomy
+    price: Decimal | None = None
+    currency: str | None = None  # ISO 4217 or crypto ticker
+    price_usd: Decimal | None = None
+    quantity: Decimal | None = None
+    unit: str | None = None
+    ships_from: str | None = None
+    ships_to: tuple[str, ...] = ()
+    url: str | None = None
+
+    def key(self) -> tuple[object, ...]:
+        return (self.market_id, self.listing_ref)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Feedback(Record):
+    """A buyer's feedback. The date is an interval when the page showed "5 days ago"."""
+
+    TABLE: ClassVar[str] = "feedback"
+
+    market_id: str
+    vendor_id: str | None = None
+    listing_id: str | None = None
+    feedback_ref: str | None = None  # the market's own id, when it shows one
+    rating: float | None = None
+    text: str | None = None
+    buyer: str | None = None  # as shown, usually masked ("b***r")
+    left_after: datetime | None = None
+    left_before: datetime | None = None
+
+    def key(self) -> tuple[object, ...]:
+        if self.feedback_ref:
+            return (self.market_id, self.feedback_ref)
+        return (
+            self.market_id,
+            self.vendor_id,
+            self.listing_id,
+            self.buyer,
+            self.left_after,
+            self.left_before,
+            self.rating,
+            self.text,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Selector(Record):
+    """A normalised selector value of a registered kind (see ``selector_kind``)."""
+
+    TABLE: ClassVar[str] = "selectors"
+
+    kind: str
+    value: str
+
+    def key(self) -> tuple[object, ...]:
+        return (self.kind, self.value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelectorSighting(Record):
+    """Where a selector was seen: in which record and capture, at which characters."""
+
+    TABLE: ClassVar[str] = "selector_sightings"
+
+    selector_id: str
+    kind: str
+    value: str
+    entity_id: str | None = None
+    capture_id: str | None = None
+    char_start: int | None = None  # character offsets in the capture's text
+    char_end: int | None = None
+
+    def key(self) -> tuple[object, ...]:
+        return (self.selector_id, self.entity_id, self.capture_id, self.char_start)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Actor(Record):
+    """A real person or group behind one or more vendor accounts."""
+
+    TABLE: ClassVar[str] = "actors"
+    VERSIONED: ClassVar[bool] = True
+
+    actor_ref: str  # stable reference chosen by whoever drew the actor
+    label: str | None = None
+    notes: str | None = None
+
+    def key(self) -> tuple[object, ...]:
+        return (self.actor_ref,)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Capture(Record):
+    """One fetched URL as stored in the WARC archive (or why it could not be)."""
+
+    TABLE: ClassVar[str] = "captures"
+
+    url: str
+    host: str
+    site: str | None = None
+    fetched_at: datetime
+    status: int | None = None
+    content_type: str | None = None
+    sha256: str | None = None
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    record_type: str = "response"  # response, revisit, or error
+    reason: str | None = None  # why a capture failed or was cut short
+
+    def key(self) -> tuple[object, ...]:
+        return (self.url, self.fetched_at, self.sha256)
+
+
+def record_types() -> tuple[type[Record], ...]:
+    """Every record type, in table order."""
+    return (Market, VendorAccount, Listing, Feedback, Selector, SelectorSighting, Actor, Capture)

@@ -1,0 +1,23 @@
+"""The workspace and its analytic store (DuckDB + Parquet), with versioned migrations."""
+
+from spector.store._config import CONFIG_NAME, WorkspaceConfig, read_config
+from spector.store._migrations import Migration, migrations
+from spector.store._parquet import export_parquet, import_parquet
+from spector.store._store import Store, UpsertCounts, utc_naive
+from spector.store._workspace import STORE_NAME, Workspace, find_workspace
+
+__all__ = [
+    "CONFIG_NAME",
+    "STORE_NAME",
+    "Migration",
+    "Store",
+    "UpsertCounts",
+    "Workspace",
+    "WorkspaceConfig",
+    "export_parquet",
+    "find_workspace",
+    "import_parquet",
+    "migrations",
+    "read_config",
+    "utc_naive",
+]
