@@ -47,9 +47,10 @@ def build_app() -> typer.Typer:
     )
     from spector.cli._demo import demo
     from spector.model import cli as model_cli
+    from spector.sim import cli as sim_cli
     from spector.store import cli as store_cli
 
-    for stage in (store_cli, model_cli):
+    for stage in (store_cli, model_cli, sim_cli):
         stage.register(app, groups)
     app.command()(demo)
     app.add_typer(groups.import_, name="import")

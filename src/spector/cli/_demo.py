@@ -45,10 +45,14 @@ def demo(
         )
         ctx = DemoContext(workspace=ws, seed=seed, scale=scale.value)
         steps = demo_steps()
-        for number, step in enumerate(steps, 1):
-            line = step.run(ctx)
-            console.print(f"[{number}/{len(steps)}] {step.name}: {line}")
-        console.print(status_table(ws))
+        try:
+            for number, step in enumerate(steps, 1):
+                line = step.run(ctx)
+                console.print(f"[{number}/{len(steps)}] {step.name}: {line}")
+            console.print(status_table(ws))
+        finally:
+            for cleanup in reversed(ctx.cleanups):
+                cleanup()
     if no_serve:
         return
     console.print("UI: the web stage is not built yet; nothing to serve (use --no-serve to skip)")

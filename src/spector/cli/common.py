@@ -59,7 +59,8 @@ class DemoContext:
     workspace: Workspace
     seed: int
     scale: str
-    summary: dict[str, object] = field(default_factory=dict)
+    shared: dict[str, object] = field(default_factory=dict)  # what a step leaves for later ones
+    cleanups: list[Callable[[], None]] = field(default_factory=list)  # run when the demo ends
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,111 @@
+"""`spector sim score`: what a workspace found, compared with the range's truth.
+
+The scorer reads only the workspace's published tables and the range's truth files.
+Each stage adds its metrics here under its own key (see the issue's contract):
+``extraction.recall``, ``linking.*``, ``clustering.*``, ``revenue.*``, ``tracing.*``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from spector.sim._range import read_truth
+from spector.store import Workspace
+
+__all__ = ["score"]
+
+
+def score(out: Path, ws: Workspace) -> dict[str, Any]:
+    truth = read_truth(out)
+    day = int(truth["day"])
+    result: dict[str, Any] = {
+        "range": {
+            "seed": truth["seed"],
+            "scale": truth["scale"],
+            "day": day,
+            "counts": truth["counts"],
+        }
+    }
+    result["extraction"] = _extraction(out, ws, truth, day)
+    return result
+
+
+def _extraction(out: Path, ws: Workspace, truth: dict[str, Any], day: int) -> dict[str, Any]:
+    """Recall of listings, vendor accounts and feedback visible on the range's last day."""
+    world = out / "world"
+    market_of_onion = {o: m["market_id"] for m in truth["markets"] for o in m["onions"]}
+    closed = {
+        m["market_id"]
+        for m in truth["markets"]
+        if m["close_day"] is not None and day >= m["close_day"]
+    }
+    # Workspace market id -> range market id, matched on onion hosts.
+    ws_market = {}
+    for mid, onions in ws.store.con.execute("SELECT id, onions FROM markets").fetchall():
+        for onion in onions or []:
+            if onion in market_of_onion:
+                ws_market[mid] = market_of_onion[onion]
+    listings = pq.read_table(
+        world / "listings.parquet",
+        columns=["market_id", "account_id", "ref", "start_day", "end_day"],
+    ).to_pylist()
+    want_listings = {
+        (x["market_id"], x["ref"])
+        for x in listings
+        if x["start_day"] <= day < x["end_day"] and x["market_id"] not in closed
+    }
+    got_listings = {
+        (ws_market[m], ref)
+        for m, ref in ws.store.con.execute("SELECT market_id, listing_ref FROM listings").fetchall()
+        if m in ws_market
+    }
+    accounts = pq.read_table(
+        world / "accounts.parquet", columns=["market_id", "account_id", "handle"]
+    ).to_pylist()
+    selling = {
+        (x["market_id"], x["account_id"])
+        for x in listings
+        if x["start_day"] <= day < x["end_day"] and x["market_id"] not in closed
+    }
+    handle = {a["account_id"]: a["handle"].casefold() for a in accounts}
+    want_accounts = {(m, handle[a]) for m, a in selling}
+    got_accounts = {
+        (ws_market[m], h.casefold())
+        for m, h in ws.store.con.execute("SELECT market_id, handle FROM vendor_accounts").fetchall()
+        if m in ws_market
+    }
+    fb = pq.read_table(
+        world / "feedback.parquet", columns=["market_id", "feedback_id", "day"]
+    ).to_pylist()
+    families = {m["market_id"]: m["family"] for m in truth["markets"]}
+    want_fb = {
+        (f["market_id"], f["feedback_id"])
+        for f in fb
+        if f["day"] <= day and f["market_id"] not in closed and families[f["market_id"]] != "bots"
+    }
+    got_fb = {
+        (ws_market[m], ref)
+        for m, ref in ws.store.con.execute(
+            "SELECT market_id, feedback_ref FROM feedback"
+        ).fetchall()
+        if m in ws_market
+    }
+
+    def recall(want: set[Any], got: set[Any]) -> float | None:
+        return round(len(want & got) / len(want), 6) if want else None
+
+    parts = {
+        "listings": (want_listings, got_listings),
+        "vendor_accounts": (want_accounts, got_accounts),
+        "feedback": (want_fb, got_fb),
+    }
+    total_want = sum(len(w) for w, _ in parts.values())
+    total_hit = sum(len(w & g) for w, g in parts.values())
+    return {
+        "recall": round(total_hit / total_want, 6) if total_want else None,
+        **{f"{k}_recall": recall(w, g) for k, (w, g) in parts.items()},
+        **{f"{k}_truth": len(w) for k, (w, _) in parts.items()},
+    }
