@@ -163,3 +163,43 @@ def test_malformed_socks_and_http_are_survived(served):
     assert server.proxy.stats["malformed"] >= 1
     onion = truth["markets"][0]["onions"][0]
     assert curl(server, f"http://{onion}/login").stdout.endswith("200")  # still serving
+
+
+def test_serve_command_prints_ready_and_stops_on_sigterm(tiny_range):
+    import signal
+    import sys
+
+    out, truth = tiny_range
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from spector.cli import run; run()",
+            "sim",
+            "serve",
+            str(out),
+            "--socks-port",
+            "0",
+            "--day",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline().strip()
+        assert re.fullmatch(r"ready socks5h://127\.0\.0\.1:\d+", line), line
+        port = int(line.rsplit(":", 1)[1])
+        onion = truth["markets"][0]["onions"][0]
+        result = subprocess.run(
+            ["curl", "-sS", "--socks5-hostname", f"127.0.0.1:{port}", f"http://{onion}/login"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert truth["markets"][0]["name"] in result.stdout
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
