@@ -208,7 +208,8 @@ def _gpg(home: Path, *args: str, stdin: bytes) -> subprocess.CompletedProcess[by
     assert gpg is not None
     env = {**os.environ, "GNUPGHOME": str(home), "LC_ALL": "C"}
     return subprocess.run(
-        [gpg, "--batch", "--no-tty", "--with-colons", *args],
+        # no agent: public keys need none, and a daemon would outlive the test run
+        [gpg, "--batch", "--no-tty", "--no-autostart", "--with-colons", *args],
         input=stdin,
         capture_output=True,
         env=env,

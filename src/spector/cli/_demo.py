@@ -39,20 +39,22 @@ def demo(
     ws = (
         Workspace.open(root, write=True) if (root / CONFIG_NAME).is_file() else Workspace.init(root)
     )
-    with ws:
+    ctx = DemoContext(workspace=ws, seed=seed, scale=scale.value)
+    try:
         console.print(
             f"[bold]Spector demo[/] workspace {ws.root} (seed {seed}, scale {scale.value})"
         )
-        ctx = DemoContext(workspace=ws, seed=seed, scale=scale.value)
         steps = demo_steps()
         try:
             for number, step in enumerate(steps, 1):
                 line = step.run(ctx)
                 console.print(f"[{number}/{len(steps)}] {step.name}: {line}")
-            console.print(status_table(ws))
+            console.print(status_table(ctx.workspace))
         finally:
             for cleanup in reversed(ctx.cleanups):
                 cleanup()
+    finally:
+        ctx.workspace.close()
     if no_serve:
         return
     console.print("UI: the web stage is not built yet; nothing to serve (use --no-serve to skip)")

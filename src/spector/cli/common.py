@@ -62,6 +62,11 @@ class DemoContext:
     shared: dict[str, object] = field(default_factory=dict)  # what a step leaves for later ones
     cleanups: list[Callable[[], None]] = field(default_factory=list)  # run when the demo ends
 
+    def reopen(self) -> None:
+        """Open the workspace again after a step closed it (to let other processes write)."""
+        self.workspace.close()
+        self.workspace = Workspace.open(self.workspace.root, write=True)
+
 
 @dataclass(frozen=True)
 class DemoStep:

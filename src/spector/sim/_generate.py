@@ -370,6 +370,9 @@ def _write_profile(folder: Path, m: Any) -> Path:
             "delay": 0.0,
             "jitter": 0.0,
             "media": "none",
+            # The sites' calendars are endless (a crawl trap); the depth limit would end
+            # them too, but an analyst who has seen one caps it.
+            "caps": {"/calendar": 3},
         },
         "login": {
             "url": "/login",
