@@ -45,14 +45,29 @@ class CrawlOptions:
     seed: int = 0  # jitter only
 
 
+CLIENT_SHARE = 16  # workers per HTTP client: httpcore's pool scans all its connections per event
+
+
 @dataclass
 class SiteCrawl:
+    """One site's crawl. Its clients share one SOCKS identity (one Tor circuit) and, after
+    each login, one session cookie; several small pools beat one large one."""
+
     profile: SiteProfile
     scope: Scope
-    client: httpx.AsyncClient
+    clients: list[httpx.AsyncClient]
     login_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     logged_in: bool = False
     failed: str | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The client logins use; its cookies are copied to the others."""
+        return self.clients[0]
+
+    def share_cookies(self) -> None:
+        for other in self.clients[1:]:
+            other.cookies = self.client.cookies
 
 
 class LoginFailed(Exception):
@@ -76,7 +91,13 @@ class Crawler:
         self.profiles = profiles
         self.rng = random.Random(options.seed)  # noqa: S311 - politeness jitter, not a secret
         self.since_publish = 0
+        self.publishing: asyncio.Future[None] | None = None
         self.refused: dict[str, int] = {}
+        # pages admitted per (site, URL shape): rebuilt from the frontier on resume
+        self.shapes: dict[tuple[str, str], int] = {}
+        for site_name, url in state.frontier_urls(run_id):
+            key = (site_name, signature(url))
+            self.shapes[key] = self.shapes.get(key, 0) + 1
 
     async def run(self) -> dict[str, object]:
         """Crawl every site until its frontier is empty or a stop is requested."""
@@ -87,7 +108,10 @@ class Crawler:
             site = SiteCrawl(
                 profile,
                 Scope(profile, self.options.blocklist),
-                make_client(self.options.proxy, f"spector-{profile.name}", profile.concurrency),
+                [
+                    make_client(self.options.proxy, f"spector-{profile.name}", CLIENT_SHARE)
+                    for _ in range(-(-profile.concurrency // CLIENT_SHARE))
+                ],
             )
             seeds = []
             for url in profile.start_urls:
@@ -103,7 +127,10 @@ class Crawler:
             await asyncio.gather(*(self._crawl_site(s) for s in sites))
         finally:
             for site in sites:
-                await site.client.aclose()
+                for client in site.clients:
+                    await client.aclose()
+            if self.publishing is not None:
+                await self.publishing
             publish(self.root, self.state, self.profiles, self.run_id)
         stopped = self.state.stop_requested(self.run_id)
         self.state.set_run(self.run_id, status="stopped" if stopped else "done")
@@ -115,9 +142,10 @@ class Crawler:
 
     # -- workers ------------------------------------------------------------------------
     async def _crawl_site(self, site: SiteCrawl) -> None:
-        await asyncio.gather(*(self._worker(site) for _ in range(site.profile.concurrency)))
+        await asyncio.gather(*(self._worker(site, n) for n in range(site.profile.concurrency)))
 
-    async def _worker(self, site: SiteCrawl) -> None:
+    async def _worker(self, site: SiteCrawl, number: int) -> None:
+        client = site.clients[number // CLIENT_SHARE]
         name = site.profile.name
         while site.failed is None:
             if self.state.stop_requested(self.run_id):
@@ -133,24 +161,28 @@ class Crawler:
             if site.profile.delay or site.profile.jitter:
                 await asyncio.sleep(site.profile.delay + self.rng.uniform(0, site.profile.jitter))
             try:
-                await self._process(site, item)
+                if site.profile.login is not None and not site.logged_in:
+                    await self._login(site)
             except LoginFailed as exc:
                 site.failed = str(exc)
                 self.state.release(self.run_id, item.url)
+                return
+            result = await fetch(
+                client,
+                item.url,
+                cap=site.profile.max_body_bytes,
+                deadline=self.options.deadline,
+                allow_media=site.profile.media == "allow",
+            )
+            # Handle the page after this worker's next request is on its way: with many
+            # workers answered at once, handling them in line would delay every next fetch.
+            asyncio.get_running_loop().call_soon(self._handle, site, item, result)
 
-    async def _process(self, site: SiteCrawl, item: FrontierItem) -> None:
+    def _handle(self, site: SiteCrawl, item: FrontierItem, result: FetchResult) -> None:
+        """Store a fetched page, or schedule its retry; commit it with its links."""
         profile = site.profile
-        if profile.login is not None and not site.logged_in:
-            await self._login(site)
-        result = await fetch(
-            site.client,
-            item.url,
-            cap=profile.max_body_bytes,
-            deadline=self.options.deadline,
-            allow_media=profile.media == "allow",
-        )
         if result.error is not None or (result.status or 0) >= 500 or result.status == 429:
-            await self._retry_or_fail(site, item, result)
+            self._retry_or_fail(site, item, result)
             return
         if self._logged_out(site, result):
             site.logged_in = False
@@ -163,9 +195,7 @@ class Crawler:
         )
         self._maybe_publish()
 
-    async def _retry_or_fail(
-        self, site: SiteCrawl, item: FrontierItem, result: FetchResult
-    ) -> None:
+    def _retry_or_fail(self, site: SiteCrawl, item: FrontierItem, result: FetchResult) -> None:
         reason = result.error or f"HTTP {result.status}"
         if item.attempts + 1 < self.options.max_attempts:
             if result.status == 429:
@@ -259,26 +289,22 @@ class Crawler:
         return self._capped(site, out, depth)
 
     def _capped(self, site: SiteCrawl, urls: list[str], depth: int) -> list[tuple[str, int]]:
+        """Drop URLs already in the frontier, and those past their shape's cap."""
+        fresh = self.state.unseen(self.run_id, list(dict.fromkeys(urls)))
         kept = []
-        for url in dict.fromkeys(urls):
+        for url in fresh:
             sig = signature(url)
             cap = next(
                 (n for pattern, n in site.profile.caps.items() if re.search(pattern, url)),
                 self.options.signature_cap,
             )
-            if self._seen(url):
-                continue
-            if self.state.bump_signature(self.run_id, site.profile.name, sig) > cap:
+            key = (site.profile.name, sig)
+            if self.shapes.get(key, 0) >= cap:
                 self._refuse(site, Refusal(url, f"more than {cap} pages shaped {sig}"))
                 continue
+            self.shapes[key] = self.shapes.get(key, 0) + 1
             kept.append((url, depth))
         return kept
-
-    def _seen(self, url: str) -> bool:
-        row = self.state.db.execute(
-            "SELECT 1 FROM frontier WHERE run_id = ? AND url = ?", (self.run_id, url)
-        ).fetchone()
-        return row is not None
 
     def _refuse(self, site: SiteCrawl, refusal: Refusal, what: str = "link") -> None:
         key = (
@@ -290,10 +316,21 @@ class Crawler:
         )
 
     def _maybe_publish(self) -> None:
+        """Publish now and then, on a thread: the store's write must not stall the fetches."""
         self.since_publish += 1
-        if self.since_publish >= self.options.publish_every:
-            self.since_publish = 0
-            publish(self.root, self.state, self.profiles, self.run_id, wait=False)
+        if self.since_publish < self.options.publish_every:
+            return
+        if self.publishing is not None and not self.publishing.done():
+            return
+        self.since_publish = 0
+        self.publishing = asyncio.ensure_future(asyncio.to_thread(self._publish_on_thread))
+
+    def _publish_on_thread(self) -> None:
+        state = CrawlState(self.state.path)  # SQLite connections stay on their thread
+        try:
+            publish(self.root, state, self.profiles, self.run_id, wait=False)
+        finally:
+            state.close()
 
     # -- login --------------------------------------------------------------------------
     def _logged_out(self, site: SiteCrawl, result: FetchResult) -> bool:
@@ -346,6 +383,7 @@ class Crawler:
                 self.state.add_capture(self.run_id, self._store(site, answer, dedupe=False))
                 location = answer.header("location") or ""
                 if answer.status in (301, 302, 303) and urlsplit(location).path != flow.url:
+                    site.share_cookies()
                     site.logged_in = True
                     return
             raise LoginFailed("login failed 5 times (wrong CAPTCHA answers or credentials)")

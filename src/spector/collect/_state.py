@@ -42,10 +42,6 @@ CREATE TABLE IF NOT EXISTS frontier (
     PRIMARY KEY (run_id, url)
 );
 CREATE INDEX IF NOT EXISTS frontier_claim ON frontier (run_id, site, status, next_at);
-CREATE TABLE IF NOT EXISTS signatures (
-    run_id INTEGER NOT NULL, site TEXT NOT NULL, sig TEXT NOT NULL, n INTEGER NOT NULL,
-    PRIMARY KEY (run_id, site, sig)
-);
 CREATE TABLE IF NOT EXISTS captures (
     capture_no INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id INTEGER NOT NULL,
@@ -236,16 +232,24 @@ class CrawlState:
         )
         return cur.rowcount
 
-    def bump_signature(self, run_id: int, site: str, sig: str) -> int:
-        self.db.execute(
-            "INSERT INTO signatures VALUES (?, ?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1",
-            (run_id, site, sig),
-        )
-        row = self.db.execute(
-            "SELECT n FROM signatures WHERE run_id = ? AND site = ? AND sig = ?",
-            (run_id, site, sig),
-        ).fetchone()
-        return int(row[0])
+    def unseen(self, run_id: int, urls: list[str]) -> list[str]:
+        """The ``urls`` not yet in this run's frontier, in their order."""
+        seen: set[str] = set()
+        for i in range(0, len(urls), 500):
+            chunk = urls[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            seen.update(
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT url FROM frontier WHERE run_id = ? AND url IN ({marks})",
+                    (run_id, *chunk),
+                )
+            )
+        return [u for u in urls if u not in seen]
+
+    def frontier_urls(self, run_id: int) -> Iterator[tuple[str, str]]:
+        """(site, url) of every URL in the run's frontier."""
+        yield from self.db.execute("SELECT site, url FROM frontier WHERE run_id = ?", (run_id,))
 
     def refuse(self, run_id: int, site: str, url: str, reason: str) -> None:
         self.db.execute(
