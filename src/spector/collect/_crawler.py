@@ -24,6 +24,7 @@ from spector.collect._links import decode, page_links
 from spector.collect._profile import SiteProfile
 from spector.collect._publish import publish
 from spector.collect._state import CaptureRow, CrawlState, FrontierItem
+from spector.collect._tor import new_identity
 from spector.collect._urls import Refusal, Scope, canonical, signature
 from spector.collect._warc import Archive
 
@@ -43,6 +44,9 @@ class CrawlOptions:
     warc_max_bytes: int = 1 << 30
     captcha_poll: float = 0.5
     seed: int = 0  # jitter only
+    tor_control: str | None = None  # HOST:PORT of Tor's ControlPort: NEWNYM on failure streaks
+    tor_password: str | None = None
+    newnym_after: int = 10  # consecutive failed fetches of a site before asking for new circuits
 
 
 CLIENT_SHARE = 16  # workers per HTTP client: httpcore's pool scans all its connections per event
@@ -59,6 +63,7 @@ class SiteCrawl:
     login_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     logged_in: bool = False
     failed: str | None = None
+    failure_streak: int = 0
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -92,6 +97,8 @@ class Crawler:
         self.rng = random.Random(options.seed)  # noqa: S311 - politeness jitter, not a secret
         self.since_publish = 0
         self.publishing: asyncio.Future[None] | None = None
+        self.background: set[asyncio.Future[bool]] = set()
+        self.newnym_requests = 0
         self.refused: dict[str, int] = {}
         # pages admitted per (site, URL shape): rebuilt from the frontier on resume
         self.shapes: dict[tuple[str, str], int] = {}
@@ -131,6 +138,7 @@ class Crawler:
                     await client.aclose()
             if self.publishing is not None:
                 await self.publishing
+            await asyncio.gather(*self.background, return_exceptions=True)
             publish(self.root, self.state, self.profiles, self.run_id)
         stopped = self.state.stop_requested(self.run_id)
         self.state.set_run(self.run_id, status="stopped" if stopped else "done")
@@ -138,6 +146,7 @@ class Crawler:
             "stopped": stopped,
             "failed": {s.profile.name: s.failed for s in sites if s.failed},
             "refused": dict(self.refused),
+            "newnym": self.newnym_requests,
         }
 
     # -- workers ------------------------------------------------------------------------
@@ -188,6 +197,7 @@ class Crawler:
             site.logged_in = False
             self.state.release(self.run_id, item.url)
             return
+        site.failure_streak = 0
         capture = self._store(site, result)
         links = self._links(site, item, result)
         self.state.commit_capture(
@@ -197,6 +207,15 @@ class Crawler:
 
     def _retry_or_fail(self, site: SiteCrawl, item: FrontierItem, result: FetchResult) -> None:
         reason = result.error or f"HTTP {result.status}"
+        site.failure_streak += 1
+        if self.options.tor_control and site.failure_streak >= self.options.newnym_after:
+            site.failure_streak = 0
+            self.newnym_requests += 1
+            task = asyncio.ensure_future(
+                asyncio.to_thread(new_identity, self.options.tor_control, self.options.tor_password)
+            )
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
         if item.attempts + 1 < self.options.max_attempts:
             if result.status == 429:
                 delay = _retry_after(result.header("retry-after"))

@@ -29,6 +29,27 @@ ProxyOpt = Annotated[str, typer.Option(help="Tor SocksPort (names resolve remote
 BlocklistOpt = Annotated[
     Path | None, typer.Option(help="File of SHA-256 of host names never to fetch (Ahmia style).")
 ]
+TorControlOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Tor's ControlPort HOST:PORT: ask for new circuits when a site keeps failing."
+    ),
+]
+TorPasswordOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="SPECTOR_TOR_PASSWORD", help="ControlPort password (or $SPECTOR_TOR_PASSWORD)."
+    ),
+]
+
+
+def _options(tor_control: str | None, tor_password: str | None):  # type: ignore[no-untyped-def]
+    from spector.collect import CrawlOptions
+    from spector.collect._tor import parse_control
+
+    if tor_control:
+        parse_control(tor_control)
+    return CrawlOptions(tor_control=tor_control, tor_password=tor_password)
 
 
 @crawl_app.command("start")
@@ -37,13 +58,16 @@ def crawl_start(
     proxy: ProxyOpt = "socks5h://127.0.0.1:9050",
     workspace: WorkspaceOpt = None,
     blocklist: BlocklistOpt = None,
+    tor_control: TorControlOpt = None,
+    tor_password: TorPasswordOpt = None,
 ) -> None:
     """Crawl the sites of PROFILE… until done (or `spector crawl stop`)."""
     from spector.collect._run import start_crawl
 
     root = find_workspace(workspace)
+    options = _options(tor_control, tor_password)
     with console.status("crawling (see `spector crawl status` in another terminal)"):
-        summary = start_crawl(root, profiles, proxy=proxy, blocklist=blocklist)
+        summary = start_crawl(root, profiles, proxy=proxy, blocklist=blocklist, options=options)
     _report(root, summary)
 
 
@@ -52,13 +76,16 @@ def crawl_resume(
     workspace: WorkspaceOpt = None,
     proxy: Annotated[str | None, typer.Option(help="Override the proxy of the run.")] = None,
     blocklist: BlocklistOpt = None,
+    tor_control: TorControlOpt = None,
+    tor_password: TorPasswordOpt = None,
 ) -> None:
     """Continue the last crawl where it stopped or was killed."""
     from spector.collect._run import resume_crawl
 
     root = find_workspace(workspace)
+    options = _options(tor_control, tor_password)
     with console.status("resuming the crawl"):
-        summary = resume_crawl(root, proxy=proxy, blocklist=blocklist)
+        summary = resume_crawl(root, proxy=proxy, blocklist=blocklist, options=options)
     _report(root, summary)
 
 
