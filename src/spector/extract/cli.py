@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from spector.cli.common import Groups, console
+from spector.cli.common import (
+    DemoContext,
+    Groups,
+    WorkspaceOpt,
+    console,
+    demo_step,
+    open_workspace,
+)
 from spector.errors import InputError
 
 __all__ = ["register"]
@@ -44,5 +51,76 @@ def scan(
         console.print(f"{len(found)} selectors")
 
 
+def import_csv_cmd(
+    file: Annotated[Path, typer.Argument(help="A CSV file of listings.")],
+    mapping: Annotated[str, typer.Option(help="A ready mapping (agora-2014) or a mapping file.")],
+    workspace: WorkspaceOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import listings, vendors and feedback from a CSV dump with a column mapping."""
+    from spector.extract._csv import import_csv, load_mapping
+
+    loaded = load_mapping(mapping)
+    with open_workspace(workspace, write=True) as ws, console.status(f"importing {file.name}"):
+        report = import_csv(ws.store, file, loaded).as_dict()
+    if as_json:
+        print(json.dumps(report, sort_keys=True))
+        return
+    console.print(
+        f"imported {report['imported']:,} of {report['rows']:,} rows from {file.name}: "
+        f"{report['vendors']:,} vendors, {report['listings']:,} listings, "
+        f"{report['feedback']:,} feedback; {report['errors']} rows in `spector extract errors`"
+    )
+
+
+extract_app = typer.Typer(help="Extraction: records from captures and dumps.", no_args_is_help=True)
+
+
+@extract_app.command("errors")
+def errors(
+    workspace: WorkspaceOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """What extraction could not read: the capture or row, and why."""
+    with open_workspace(workspace) as ws:
+        rows = ws.store.con.execute(
+            "SELECT source, ref, stage, reason FROM extraction_errors ORDER BY source, ref"
+        ).fetchall()
+    for source, ref, stage, reason in rows:
+        if as_json:
+            print(json.dumps({"source": source, "ref": ref, "stage": stage, "reason": reason}))
+        else:
+            console.print(f"{source} {ref} [{stage}] {reason}", markup=False, highlight=False)
+    if not as_json:
+        console.print(f"{len(rows)} extraction errors")
+
+
+@extract_app.command("selectors")
+def extract_selectors(workspace: WorkspaceOpt = None) -> None:
+    """Scan every captured page for selectors and store them with where they were seen."""
+    from spector.extract._captures import scan_captures
+
+    with open_workspace(workspace, write=True) as ws, console.status("scanning captures"):
+        kinds = scan_captures(ws)
+    console.print(
+        f"{sum(kinds.values()):,} selector sightings: "
+        + ", ".join(f"{k} {n:,}" for k, n in kinds.most_common())
+    )
+
+
+@demo_step(30, "selectors from the captures")
+def _demo_selectors(ctx: DemoContext) -> str:
+    from spector.extract._captures import scan_captures
+
+    kinds = scan_captures(ctx.workspace)
+    return (
+        f"{sum(kinds.values()):,} sightings ("
+        + ", ".join(f"{k} {n:,}" for k, n in kinds.most_common())
+        + ")"
+    )
+
+
 def register(app: typer.Typer, groups: Groups) -> None:
     groups.selectors.command()(scan)
+    groups.import_.command("csv")(import_csv_cmd)
+    app.add_typer(extract_app, name="extract")

@@ -33,6 +33,7 @@ from spector.model._taxonomy import (
     country,
     currencies,
     currency,
+    resolve_category,
     resolve_country,
     resolve_currency,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "onion_public_key",
     "record_types",
     "register",
+    "resolve_category",
     "resolve_country",
     "resolve_currency",
     "selector_kind",

@@ -25,6 +25,7 @@ __all__ = [
     "country",
     "currencies",
     "currency",
+    "resolve_category",
     "resolve_country",
     "resolve_currency",
 ]
@@ -181,3 +182,33 @@ def currency(code: str) -> Currency:
 def resolve_currency(text: str) -> Currency | None:
     """The currency a code or symbol names ("$", "руб", "btc"), or None."""
     return _currency_index().get(text.strip().casefold())
+
+
+@cache
+def _category_aliases() -> dict[str, list[Category]]:
+    index: dict[str, list[Category]] = {}
+    for c in categories():
+        for alias in (c.label.casefold(), *(a.casefold() for a in c.aliases)):
+            index.setdefault(alias, []).append(c)
+    return index
+
+
+def resolve_category(path: list[str]) -> str | None:
+    """The taxonomy code for a market's own category path, most general first
+    (["Drugs", "Cannabis", "Weed"] -> "drugs.cannabis"), or None.
+
+    The top of the path fixes the branch; a deeper name counts only inside that branch,
+    so "Services / Other" does not become "drugs.other".
+    """
+    names = [p.strip().casefold() for p in path if p and p.strip() and p.strip() != "NA"]
+    if not names:
+        return None
+    index = _category_aliases()
+    top = next(iter(index.get(names[0], [])), None)
+    best = top.code if top else None
+    for name in names[1:]:
+        for candidate in index.get(name, []):
+            if best is None or candidate.code.startswith(best + ".") or candidate.code == best:
+                best = candidate.code
+                break
+    return best
