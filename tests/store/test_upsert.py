@@ -67,6 +67,25 @@ def test_latest_value_wins_and_history_is_kept(workspace):
     ]
 
 
+def test_a_missing_value_does_not_erase_a_known_one(workspace):
+    bob = VendorAccount(market_id=ALPHA.id, handle="bob", profile_text="hello", rating=4.5)
+    workspace.store.upsert([ALPHA, bob], source="profile page", seen_at=T0)
+    # a listing page names the vendor, nothing else about it
+    later = T0 + timedelta(days=1)
+    workspace.store.upsert(
+        [VendorAccount(market_id=ALPHA.id, handle="bob")], source="listing", seen_at=later
+    )
+    assert _rows(workspace, "SELECT profile_text, rating, last_seen FROM vendor_accounts") == [
+        ("hello", 4.5, later.replace(tzinfo=None))
+    ]
+    workspace.store.upsert(
+        [VendorAccount(market_id=ALPHA.id, handle="bob", rating=4.0)],
+        source="profile page",
+        seen_at=later,
+    )
+    assert _rows(workspace, "SELECT rating FROM vendor_accounts") == [(4.0,)]
+
+
 def test_list_fields_grow_by_union(workspace):
     workspace.store.upsert([ALPHA, _listing(ships_to=("EU",))], source="a", seen_at=T0)
     workspace.store.upsert([_listing(ships_to=("GB", "US"))], source="b", seen_at=T0)

@@ -73,7 +73,23 @@ def import_csv_cmd(
     )
 
 
-extract_app = typer.Typer(help="Extraction: records from captures and dumps.", no_args_is_help=True)
+extract_app = typer.Typer(help="Extraction: records from captures and dumps.")
+
+
+@extract_app.callback(invoke_without_command=True)
+def extract(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
+    """Extract every capture not yet extracted with its template's current version."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from spector.extract._run import extract_captures
+
+    with open_workspace(workspace, write=True) as ws, console.status("extracting captures"):
+        report = extract_captures(ws)
+    console.print(
+        f"extracted {report.extracted:,} of {report.captures:,} new captures into "
+        f"{report.records:,} records; {report.skipped:,} pages no template covers; "
+        f"{report.errors} errors (`spector extract errors`)"
+    )
 
 
 @extract_app.command("errors")
@@ -108,15 +124,17 @@ def extract_selectors(workspace: WorkspaceOpt = None) -> None:
     )
 
 
-@demo_step(30, "selectors from the captures")
-def _demo_selectors(ctx: DemoContext) -> str:
+@demo_step(30, "extract the captures")
+def _demo_extract(ctx: DemoContext) -> str:
     from spector.extract._captures import scan_captures
+    from spector.extract._run import extract_captures
 
+    report = extract_captures(ctx.workspace)
     kinds = scan_captures(ctx.workspace)
+    found = ", ".join(f"{k} {n:,}" for k, n in kinds.most_common())
     return (
-        f"{sum(kinds.values()):,} sightings ("
-        + ", ".join(f"{k} {n:,}" for k, n in kinds.most_common())
-        + ")"
+        f"{report.extracted:,} pages into {report.records:,} records, {report.errors} errors; "
+        f"{sum(kinds.values()):,} selector sightings ({found})"
     )
 
 

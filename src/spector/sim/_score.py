@@ -34,7 +34,9 @@ def score(out: Path, ws: Workspace) -> dict[str, Any]:
 
 
 def _extraction(out: Path, ws: Workspace, truth: dict[str, Any], day: int) -> dict[str, Any]:
-    """Recall of listings, vendor accounts and feedback visible on the range's last day."""
+    """Recall of the listings, vendor accounts and feedback a crawl can see on the range's
+    last day (live listings, their vendors, those vendors' feedback), matched on the
+    market's onion hosts and the market's own ids (listing ref, handle, feedback id)."""
     world = out / "world"
     market_of_onion = {o: m["market_id"] for m in truth["markets"] for o in m["onions"]}
     closed = {
@@ -77,14 +79,15 @@ def _extraction(out: Path, ws: Workspace, truth: dict[str, Any], day: int) -> di
         for m, h in ws.store.con.execute("SELECT market_id, handle FROM vendor_accounts").fetchall()
         if m in ws_market
     }
+    # Feedback is shown on its vendor's feedback pages, which exist while the vendor has a
+    # live listing: that is what a crawl on the last day can see.
     fb = pq.read_table(
-        world / "feedback.parquet", columns=["market_id", "feedback_id", "day"]
+        world / "feedback.parquet", columns=["market_id", "account_id", "feedback_id", "day"]
     ).to_pylist()
-    families = {m["market_id"]: m["family"] for m in truth["markets"]}
     want_fb = {
         (f["market_id"], f["feedback_id"])
         for f in fb
-        if f["day"] <= day and f["market_id"] not in closed and families[f["market_id"]] != "bots"
+        if f["day"] <= day and (f["market_id"], f["account_id"]) in selling
     }
     got_fb = {
         (ws_market[m], ref)

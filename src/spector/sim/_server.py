@@ -16,12 +16,14 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from email.utils import format_datetime
 from html import escape
 
 from aiohttp import web
 
 from spector.sim._captcha import Captcha
 from spector.sim._sites import Page, Site
+from spector.sim._sites._base import site_now
 from spector.sim._world import SimMarket
 
 __all__ = ["RangeApp", "ServeOptions"]
@@ -102,6 +104,12 @@ class RangeApp:
         return await self.serve_market(state, request)
 
     async def serve_market(self, state: _MarketState, request: web.Request) -> web.StreamResponse:
+        response = await self._serve_market(state, request)
+        # The sites' clock is the simulated day's: "5 days ago" is relative to this Date.
+        response.headers["Date"] = format_datetime(site_now(self.options.day), usegmt=True)
+        return response
+
+    async def _serve_market(self, state: _MarketState, request: web.Request) -> web.StreamResponse:
         m, day, path = state.market, self.options.day, request.path
         if m.close_day is not None and day >= m.close_day:
             if m.fate == "exit_scam":

@@ -3,7 +3,8 @@
 Writing is by upsert of model records. Merge rules, derived from each table's schema so
 every table follows them: rows are matched on the primary key; list columns grow by
 union; ``first_seen``/``last_seen`` widen; ``source`` keeps the first source; every other
-column takes the value of the latest observation (by ``last_seen``); a table without
+column takes the value of the latest observation that has one (by ``last_seen``: a page
+that does not show a field does not erase it); a table without
 ``last_seen`` is immutable (a conflict keeps the stored row). Each write is one
 transaction: on any error nothing of it is stored.
 """
@@ -210,7 +211,10 @@ def _merge_sql(
                 f"coalesce(excluded.{col}, []))))"
             )
         else:
-            sets.append(f'{col} = CASE WHEN {newer} THEN excluded.{col} ELSE "{table}".{col} END')
+            sets.append(
+                f"{col} = CASE WHEN {newer} AND excluded.{col} IS NOT NULL "
+                f'OR "{table}".{col} IS NULL THEN excluded.{col} ELSE "{table}".{col} END'
+            )
     return f"{insert} ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(sets)}"
 
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from spector.sim._world import EPOCH, SimAccount, SimFeedback, SimListing, SimMarket, World
 
-__all__ = ["Page", "Site", "SiteIndex", "e", "moment", "pages_of", "q"]
+__all__ = ["Page", "Site", "SiteIndex", "days_ago", "e", "moment", "pages_of", "q", "site_now"]
 
 
 def e(value: object) -> str:
@@ -28,6 +28,16 @@ def q(value: str) -> str:
 
 def moment(day: int, second: int = 0) -> datetime:
     return EPOCH + timedelta(days=day, seconds=second)
+
+
+def site_now(day: int) -> datetime:
+    """The sites' clock on simulated ``day``: its last second (sent as the HTTP Date)."""
+    return moment(day, 86399)
+
+
+def days_ago(day: int, f: SimFeedback) -> int:
+    """Whole days between a feedback and the sites' clock: what "N days ago" says."""
+    return (site_now(day) - moment(f.day, f.second)).days
 
 
 def pages_of(count: int, per_page: int) -> int:

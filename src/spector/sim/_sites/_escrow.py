@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from spector.model import category
-from spector.sim._sites._base import Page, Site, e, moment, pages_of, q
+from spector.sim._sites._base import Page, Site, days_ago, e, moment, pages_of, q
 from spector.sim._world import SimAccount, SimFeedback, SimListing
 
 __all__ = ["EscrowSite", "WalletlessSite", "relative_en"]
@@ -224,7 +224,7 @@ class WalletlessSite(EscrowSite):
         )
 
     def when(self, f: SimFeedback, day: int) -> str:
-        return f'<span class="when">{relative_en(day - f.day)}</span>'
+        return f'<span class="when">{relative_en(days_ago(day, f))}</span>'
 
 
 def _lineage(code: str) -> list[str]:

@@ -3,9 +3,11 @@ for dead-drop delivery, prices in roubles, reviews with relative Russian dates."
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
-from spector.sim._sites._base import Page, Site, e, moment, pages_of, q
+from spector.model import category
+from spector.sim._sites._base import Page, Site, days_ago, e, moment, pages_of, q
 from spector.sim._vocab import CITIES
 from spector.sim._world import SimAccount, SimFeedback, SimListing
 
@@ -36,6 +38,12 @@ def relative_ru(days: int) -> str:
         return f"{w} {_plural(w, 'неделю', 'недели', 'недель')} назад"
     m = days // 30
     return f"{m} {_plural(m, 'месяц', 'месяца', 'месяцев')} назад"
+
+
+def _ru_label(code: str) -> str:
+    """The category's Russian name: its first Cyrillic alias in the taxonomy."""
+    found = category(code)
+    return next((a for a in found.aliases if re.search("[а-яё]", a)), found.label)
 
 
 class HydraSite(Site):
@@ -125,6 +133,8 @@ class HydraSite(Site):
         body = (
             f'<div class="tovar-card" data-ref="{x.ref}"><h1>{e(x.title)}</h1><table>'
             f'<tr><th>Цена</th><td class="cena">{x.price} ₽</td></tr>'
+            f'<tr><th>Категория</th><td class="kategoriya">{e(_ru_label(x.category))}</td></tr>'
+            f'<tr><th>Страна</th><td class="strana">Россия</td></tr>'
             f'<tr><th>Город</th><td class="gorod">{e(x.extra["city"])}</td></tr>'
             f'<tr><th>Район</th><td class="rayon">{e(x.extra["district"])}</td></tr>'
             f'<tr><th>Тип клада</th><td class="klad">{e(x.extra["drop"])}</td></tr>'
@@ -139,7 +149,7 @@ class HydraSite(Site):
         return (
             f'<li class="otzyv" data-id="{e(f.feedback_id)}"><span class="ocenka" title="{f.rating}">{stars}</span> '
             f'<span class="tekst">{e(f.text)}</span> <span class="pokupatel">{e(f.buyer_mask)}</span> '
-            f'<span class="kogda">{relative_ru(day - f.day)}</span></li>'
+            f'<span class="kogda">{relative_ru(days_ago(day, f))}</span></li>'
         )
 
     def shop_page(self, a: SimAccount, day: int) -> Page:

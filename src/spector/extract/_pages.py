@@ -1,0 +1,203 @@
+"""From a template's fields to records: prices, quantities, countries, categories, dates.
+
+The hooks a family needs beyond its template live here too (a bot's title is built from
+its attributes; the bot shop sells under its own name).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from urllib.parse import unquote, urlsplit
+
+from spector.errors import SelectorInvalid, UsageError
+from spector.extract._dates import resolve_relative
+from spector.extract._selectors import _fingerprint
+from spector.extract._templates import PageResult, Template
+from spector.model import (
+    Feedback,
+    Listing,
+    Record,
+    VendorAccount,
+    resolve_category,
+    resolve_country,
+    resolve_currency,
+    selector_kind,
+)
+
+__all__ = ["PageError", "records_of"]
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+class PageError(Exception):
+    """A page matched a template but a field could not be read (the layout changed?)."""
+
+
+def _decimal(text: str | None, what: str) -> Decimal | None:
+    if text is None:
+        return None
+    match = _NUMBER.search(text.replace("\u00a0", "").replace(" ", ""))
+    if not match:
+        raise PageError(f"{what} {text!r} holds no number")
+    try:
+        return Decimal(match[0].replace(",", "."))
+    except InvalidOperation:
+        raise PageError(f"{what} {text!r} is not a number") from None
+
+
+def _price(text: str | None) -> tuple[Decimal | None, str | None]:
+    if not text:
+        return None, None
+    amount = _decimal(text, "price")
+    symbol = _NUMBER.sub(" ", text.replace("\u00a0", "")).split()
+    currency = next((c.code for s in symbol if (c := resolve_currency(s))), None)
+    return amount, currency
+
+
+def _countries(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    return tuple(
+        sorted({c.code for part in re.split(r"[,;/]", text) if (c := resolve_country(part))})
+    )
+
+
+def _when(text: str | None, reference: datetime) -> tuple[datetime | None, datetime | None]:
+    if not text:
+        return None, None
+    try:  # an absolute time shown to the minute
+        moment = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return moment, moment + timedelta(minutes=1)
+    except ValueError:
+        pass
+    interval = resolve_relative(text, reference, reference)
+    return interval if interval else (None, None)
+
+
+def _joined(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    for pattern, fmt in ((r"\d{4}-\d{2}-\d{2}", "%Y-%m-%d"), (r"\d{2}\.\d{2}\.\d{4}", "%d.%m.%Y")):
+        match = re.search(pattern, text)
+        if match:
+            return datetime.strptime(match[0], fmt).replace(tzinfo=UTC)
+    return None
+
+
+def _ref_from_href(template: Template, href: str | None) -> str | None:
+    if not href:
+        return None
+    matched = template.match(urlsplit(href).path)
+    if matched and matched[0]["kind"] == "listing":
+        return matched[1].get("ref")
+    return None
+
+
+def records_of(
+    result: PageResult, template: Template, market_id: str, site: str, reference: datetime
+) -> list[Record]:
+    """Records a page shows. ``reference`` is the site's clock when the page was served."""
+    f = result.fields
+    family = template.family
+    out: list[Record] = []
+    if result.kind == "listing":
+        handle = site if family == "bots" else f.get("vendor")
+        if not handle:
+            raise PageError("listing page without a vendor")
+        vendor = VendorAccount(market_id=market_id, handle=handle)
+        price, currency = _price(f.get("price"))
+        quantity, unit = None, None
+        if f.get("quantity"):
+            quantity = _decimal(f["quantity"], "quantity")
+            unit = (f["quantity"] or "").split()[-1]
+        title = f.get("title")
+        category = resolve_category((f.get("category") or "").split(" / "))
+        ships_from = c.code if (c := resolve_country(f.get("ships_from") or "")) else None
+        if family == "bots":
+            title = (
+                f"Bot {f.get('victim_country')} {f.get('os')} ({f.get('cookies')} cookies, "
+                f"{f.get('logins')} logins)"
+            )
+            category, ships_from = "fraud.bots", f.get("victim_country")
+        listing = Listing(
+            market_id=market_id,
+            listing_ref=str(f["ref"]),
+            vendor_id=vendor.id,
+            title=title,
+            category=category,
+            price=price,
+            currency=currency,
+            price_usd=price if currency == "USD" else None,
+            quantity=quantity,
+            unit=unit,
+            ships_from=ships_from,
+            ships_to=_countries(f.get("ships_to")),
+        )
+        out += [vendor, listing]
+        out += _feedback(result, template, market_id, vendor.id, listing.id, reference)
+    elif result.kind == "vendor":
+        handle = f.get("handle") or unquote(str(f.get("handle", "")))
+        pgp = f.get("pgp")
+        rating_text = f.get("rating") or ""
+        numbers = _NUMBER.findall(rating_text)
+        keys = [fp for fp in [_fingerprint(pgp)] if fp] if pgp else []
+        contacts = []
+        for line in (f.get("contacts") or "").splitlines():
+            kind, _, value = line.partition(":")
+            try:
+                contacts.append(f"{kind.strip()}:{selector_kind(kind.strip()).normalise(value)}")
+            except (SelectorInvalid, UsageError):  # an unknown kind or an invalid value
+                continue
+        out.append(
+            VendorAccount(
+                market_id=market_id,
+                handle=str(handle),
+                profile_text=f.get("profile"),
+                pgp_fingerprints=tuple(keys),
+                contacts=tuple(contacts),
+                joined=_joined(f.get("joined")),
+                rating=float(numbers[0].replace(",", ".")) if len(numbers) >= 2 else None,
+                feedback_count=int(numbers[-1]) if numbers else None,
+                sales_count=int(_decimal(f.get("sales"), "sales") or 0) if f.get("sales") else None,
+            )
+        )
+    elif result.kind == "feedback":
+        handle = f.get("vendor")
+        if not handle:
+            raise PageError("feedback page without its vendor")
+        vendor = VendorAccount(market_id=market_id, handle=handle)
+        out.append(vendor)
+        out += _feedback(result, template, market_id, vendor.id, None, reference)
+    return out
+
+
+def _feedback(
+    result: PageResult,
+    template: Template,
+    market_id: str,
+    vendor_id: str,
+    listing_id: str | None,
+    reference: datetime,
+) -> list[Record]:
+    out: list[Record] = []
+    for item in result.items.get("feedback", []):
+        after, before = _when(item.get("when"), reference)
+        ref = _ref_from_href(template, item.get("listing"))
+        listing = listing_id or (Listing(market_id=market_id, listing_ref=ref).id if ref else None)
+        rating = _NUMBER.search(item.get("rating") or "")
+        out.append(
+            Feedback(
+                market_id=market_id,
+                vendor_id=vendor_id,
+                listing_id=listing,
+                feedback_ref=item.get("ref"),
+                rating=float(rating[0]) if rating else None,
+                text=item.get("text"),
+                buyer=item.get("buyer"),
+                left_after=after,
+                left_before=before,
+            )
+        )
+    return out

@@ -1,0 +1,109 @@
+"""`spector extract`: captures not yet extracted with the current template version become
+records. A capture's records are written in one transaction, then the capture is marked
+extracted: a crash between the two only means the capture is extracted again, which
+changes nothing (ids are deterministic). Pages that fail go to ``extraction_errors``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from warcio.archiveiterator import ArchiveIterator
+
+from spector.collect._links import decode
+from spector.extract._pages import PageError, records_of
+from spector.extract._templates import template_for
+from spector.model import Capture, Market, make_id
+from spector.store import Workspace
+
+__all__ = ["ExtractReport", "extract_captures"]
+
+
+@dataclass
+class ExtractReport:
+    captures: int = 0
+    extracted: int = 0
+    records: int = 0
+    skipped: int = 0  # no template for the page's URL (index pages, the forum, ...)
+    errors: int = 0
+
+
+def extract_captures(ws: Workspace) -> ExtractReport:
+    report = ExtractReport()
+    families = dict(ws.store.con.execute("SELECT name, family FROM markets").fetchall())
+    rows = ws.store.con.execute(
+        "SELECT url, host, site, fetched_at, sha256, warc_file, warc_offset, content_type "
+        "FROM captures WHERE record_type = 'response' AND status = 200 "
+        "AND warc_file IS NOT NULL ORDER BY fetched_at, url"
+    ).fetchall()
+    done = {
+        (c, t)
+        for c, t in ws.store.con.execute(
+            "SELECT capture_id, template || '@' || version FROM extracted_captures"
+        ).fetchall()
+    }
+    for url, host, site, fetched_at, sha256, warc_file, offset, content_type in rows:
+        template = template_for(families.get(site))
+        capture_id = Capture(url=url, host=host, fetched_at=fetched_at, sha256=sha256).id
+        if template is None or (capture_id, template.name) in done:
+            continue
+        report.captures += 1
+        path = urlsplit(url).path
+        if template.match(path) is None:
+            report.skipped += 1
+            continue
+        try:
+            with (ws.root / warc_file).open("rb") as handle:
+                handle.seek(offset)
+                record = next(iter(ArchiveIterator(handle)))
+                date = record.http_headers.get_header("Date")
+                body = record.content_stream().read()
+            reference = _reference(date, fetched_at)
+            result = template.apply(path, decode(body, content_type))
+            assert result is not None  # noqa: S101 - matched above
+            records = records_of(result, template, Market(name=site).id, site, reference)
+        except (PageError, OSError, ValueError, StopIteration) as exc:
+            _error(ws, capture_id, url, str(exc) or type(exc).__name__)
+            report.errors += 1
+            continue
+        ws.store.upsert(records, source=f"capture:{capture_id}", seen_at=fetched_at)
+        ws.store.con.execute(
+            "INSERT OR REPLACE INTO extracted_captures VALUES (?, ?, ?, ?, ?)",
+            [
+                capture_id,
+                template.family,
+                template.version,
+                len(records),
+                datetime.now(UTC).replace(tzinfo=None),
+            ],
+        )
+        report.extracted += 1
+        report.records += len(records)
+    return report
+
+
+def _reference(date_header: str | None, fetched_at: datetime) -> datetime:
+    """The site's clock for relative dates: its Date header, else our fetch time."""
+    if date_header:
+        try:
+            return parsedate_to_datetime(date_header).astimezone(UTC)
+        except (TypeError, ValueError):
+            pass
+    return fetched_at.replace(tzinfo=UTC)
+
+
+def _error(ws: Workspace, capture_id: str, url: str, reason: str) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    ws.store.con.execute(
+        "INSERT OR REPLACE INTO extraction_errors VALUES (?, ?, ?, 'template', ?, ?, ?)",
+        [
+            make_id("extraction_error", capture_id),
+            f"capture:{capture_id}",
+            url,
+            reason[:500],
+            now,
+            now,
+        ],
+    )
