@@ -71,19 +71,28 @@ class Template:
         return PageResult(page["kind"], fields, items)
 
 
-def _read(node: LexborNode, selector: str, many: bool = False) -> str | None:
+@cache
+def _split(selector: str) -> tuple[str, str]:
     css, _, attr = selector.partition("@")
-    targets = [node] if not css else node.css(css) if many else [node.css_first(css)]
-    values = []
-    for target in targets:
+    return css, attr
+
+
+def _read(node: LexborNode, selector: str, many: bool = False) -> str | None:
+    css, attr = _split(selector)
+    if not many:
+        target = node.css_first(css) if css else node
         if target is None:
-            continue
+            return None
+        value = target.attributes.get(attr) if attr else target.text(deep=True)
+        if value is None:
+            return None
+        return value.strip() if css.startswith("pre") else " ".join(value.split())
+    values = []
+    for target in node.css(css):
         value = target.attributes.get(attr) if attr else target.text(deep=True)
         if value is not None:
-            values.append(" ".join(value.split()) if not css.startswith("pre") else value.strip())
-    if not values:
-        return None
-    return "\n".join(values) if many else values[0]
+            values.append(" ".join(value.split()))
+    return "\n".join(values) if values else None
 
 
 @cache

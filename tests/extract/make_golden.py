@@ -1,0 +1,97 @@
+"""Writes tests/extract/golden/: one range page per family and page kind, and the records
+the extractor makes of it. Run by hand after a deliberate change, check the JSON by eye,
+commit both: `python tests/extract/make_golden.py`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from spector.extract._pages import records_of
+from spector.extract._templates import template_for
+from spector.sim import generate_world
+from spector.sim._generate import armored, pgp_for
+from spector.sim._sites import build_sites
+
+GOLDEN = Path(__file__).parent / "golden"
+REFERENCE = datetime(2023, 1, 30, 23, 59, 59, tzinfo=UTC)  # the range's clock on day 29
+
+
+def as_json(records) -> list[dict]:
+    def plain(value):
+        if isinstance(value, Decimal):
+            return str(value)
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, tuple):
+            return list(value)
+        return value
+
+    return [
+        {
+            "type": type(r).__name__,
+            "id": r.id,
+            **{k: plain(v) for k, v in dataclasses.asdict(r).items()},
+        }
+        for r in records
+    ]
+
+
+def pages() -> list[tuple[str, str, str, str]]:
+    """(family, kind, path, html) for one page of each kind."""
+    world = generate_world(7, "tiny")
+    sites = build_sites(world, armored(pgp_for(world)))
+    day = world.days - 1
+    out = []
+    for market in world.markets:
+        site = sites[market.market_id]
+        live = site.index.live_listings(day)
+        if market.family == "forum" or not live:
+            continue
+        x = max(live, key=lambda x: len(site.index.feedback_for_listing(x.listing_id, day)))
+        vendor = site.index.account_by_id[x.account_id]
+        prefix = {
+            "escrow": ("/listing/", "/vendor/", "/feedback"),
+            "walletless": ("/item/", "/store/", "/reviews"),
+            "hydra": ("/tovar/", "/shop/", "/otzyvy"),
+            "bots": ("/bot/", None, None),
+        }
+        item, shop, fb = prefix[market.family]
+        paths = [("listing", f"{item}{x.ref}")]
+        if shop:
+            paths += [
+                ("vendor", f"{shop}{vendor.handle}"),
+                ("feedback", f"{shop}{vendor.handle}/{fb.strip('/')}"),
+            ]
+        for kind, path in paths:
+            out.append((market.family, kind, path, site.render(path, {}, day).body))
+    return out
+
+
+def main() -> None:
+    GOLDEN.mkdir(exist_ok=True)
+    for family, kind, path, html in pages():
+        template = template_for(family)
+        assert template is not None
+        result = template.apply(path, html)
+        assert result is not None, (family, kind, path)
+        records = records_of(result, template, "market-golden", "Golden Site", REFERENCE)
+        stem = GOLDEN / f"{family}-{kind}"
+        stem.with_suffix(".html").write_text(html, encoding="utf-8")
+        stem.with_suffix(".json").write_text(
+            json.dumps(
+                {"path": path, "records": as_json(records)},
+                indent=1,
+                ensure_ascii=False,
+                sort_keys=True,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+
+
+if __name__ == "__main__":
+    main()
