@@ -124,3 +124,29 @@ def test_import_csv_cli(shared_data, tmp_path, capsys):
     args = ["import", "csv", str(shared_data / AGORA), "--mapping", "agora-2014", "--json"]
     assert main([*args, "-w", str(tmp_path / "ws")]) == 0
     assert json.loads(capsys.readouterr().out)["vendors"] == 261
+
+
+def test_jsonl_import_with_the_same_mapping(tmp_path, workspace):
+    from spector.extract._csv import import_jsonl
+
+    path = tmp_path / "dump.jsonl"
+    path.write_text(
+        '{"list": "x__a1.html", "date": "2014-01-02", "vendor": "eve", "product": "Thing",'
+        ' "price": 0.1, "cat": "Drugs", "subcat": "Cannabis", "subsubcat": "NA",'
+        ' "feedback": "", "from": "Germany", "to": "EU"}\n'
+        "not json at all\n"
+        '["a list"]\n'
+        '{"list": "x__a2.html", "date": "2014-01-02", "vendor": "eve", "product": "Other",'
+        ' "price": "0.2", "cat": "Services", "subcat": "NA", "subsubcat": "NA",'
+        ' "feedback": "", "from": "NA", "to": "NA"}\n',
+        encoding="utf-8",
+    )
+    report = import_jsonl(workspace.store, path, load_mapping("agora-2014")).as_dict()
+    assert (report["rows"], report["imported"], report["errors"], report["vendors"]) == (4, 2, 2, 1)
+    rows = workspace.store.con.execute(
+        "SELECT listing_ref, price, ships_from FROM listings ORDER BY 1"
+    ).fetchall()
+    assert [(r[0], str(r[1]), r[2]) for r in rows] == [
+        ("a1", "0.10000000", "DE"),
+        ("a2", "0.20000000", None),
+    ]

@@ -11,9 +11,11 @@ first day to its last.
 from __future__ import annotations
 
 import csv
+import json
 import re
 import tomllib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -35,7 +37,7 @@ from spector.model import (
 )
 from spector.store import Store
 
-__all__ = ["ImportReport", "import_csv", "load_mapping"]
+__all__ = ["ImportReport", "import_csv", "import_jsonl", "load_mapping"]
 
 csv.field_size_limit(1 << 24)  # a listing's feedback cell can be long; bounded all the same
 
@@ -94,14 +96,7 @@ def load_mapping(name_or_path: str) -> dict[str, Any]:
 
 
 def import_csv(store: Store, path: Path, mapping: dict[str, Any]) -> ImportReport:
-    """Import ``path`` into ``store`` with ``mapping``; see the module docstring."""
-    report = ImportReport(file=path.name)
-    source = f"import:{path.name}"
-    src, lst, fb = mapping["source"], mapping["listing"], mapping.get("feedback", {})
-    na = set(src.get("na", ["NA", ""]))
-    market = Market(name=src["market"])
-    by_day: dict[datetime, list[Record]] = {}
-    errors: list[tuple[str, str]] = []
+    """Import a CSV file with ``mapping``; see the module docstring."""
     try:
         handle = path.open(encoding="utf-8", newline="", errors="strict")
     except OSError as exc:
@@ -109,6 +104,7 @@ def import_csv(store: Store, path: Path, mapping: dict[str, Any]) -> ImportRepor
     with handle:
         reader = csv.DictReader(handle)
         columns = set(reader.fieldnames or [])
+        lst = mapping["listing"]
         missing = [c for c in (lst["ref"], lst["vendor"], lst["title"]) if c not in columns]
         if missing:
             raise InputError(
@@ -117,19 +113,61 @@ def import_csv(store: Store, path: Path, mapping: dict[str, Any]) -> ImportRepor
                 expected="a header with the columns the mapping names",
             )
         try:
-            for number, row in enumerate(reader, start=2):  # row 1 is the header
-                report.rows += 1
-                try:
-                    seen, records = _row(row, number, market, src, lst, fb, na, report)
-                except _RowError as exc:
-                    errors.append((f"row {number}", str(exc)))
-                    continue
-                by_day.setdefault(seen, []).extend(records)
-                report.imported += 1
+            return _import_rows(
+                store, path, mapping, ((n, r, None) for n, r in enumerate(reader, 2))
+            )
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(
-                f"unreadable CSV near row {report.rows + 1}: {exc}", where=path
-            ) from exc
+            raise InputError(f"unreadable CSV: {exc}", where=path) from exc
+
+
+def import_jsonl(store: Store, path: Path, mapping: dict[str, Any]) -> ImportReport:
+    """Import a JSON-lines file (one object per line; keys as the mapping's columns)."""
+    try:
+        handle = path.open(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", where=path) from exc
+
+    def rows() -> Iterator[tuple[int, dict[str, str | None], str | None]]:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, {}, f"not JSON: {exc.msg} at column {exc.colno}"
+                continue
+            if not isinstance(value, dict):
+                yield number, {}, "not a JSON object"
+                continue
+            yield (
+                number,
+                {k: v if v is None or isinstance(v, str) else str(v) for k, v in value.items()},
+                None,
+            )
+
+    with handle:
+        return _import_rows(store, path, mapping, rows())
+
+
+def _import_rows(store: Store, path: Path, mapping: dict[str, Any], rows: Any) -> ImportReport:
+    report = ImportReport(file=path.name)
+    source = f"import:{path.name}"
+    src, lst, fb = mapping["source"], mapping["listing"], mapping.get("feedback", {})
+    na = set(src.get("na", ["NA", ""]))
+    market = Market(name=src["market"])
+    by_day: dict[datetime, list[Record]] = {}
+    errors: list[tuple[str, str]] = []
+    for number, row, problem in rows:
+        report.rows += 1
+        try:
+            if problem:
+                raise _RowError(problem)
+            seen, records = _row(row, number, market, src, lst, fb, na, report)
+        except _RowError as exc:
+            errors.append((f"row {number}", str(exc)))
+            continue
+        by_day.setdefault(seen, []).extend(records)
+        report.imported += 1
     report.errors = len(errors)
     with store.transaction():
         store.con.execute("DELETE FROM extraction_errors WHERE source = ?", [source])

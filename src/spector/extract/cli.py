@@ -73,6 +73,49 @@ def import_csv_cmd(
     )
 
 
+def import_jsonl_cmd(
+    file: Annotated[Path, typer.Argument(help="A JSON-lines file of listings.")],
+    mapping: Annotated[
+        str, typer.Option(help="A ready mapping or a mapping file (keys as columns).")
+    ],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Import listings, vendors and feedback from JSON lines with a mapping."""
+    from spector.extract._csv import import_jsonl, load_mapping
+
+    loaded = load_mapping(mapping)
+    with open_workspace(workspace, write=True) as ws:
+        report = import_jsonl(ws.store, file, loaded).as_dict()
+    console.print(
+        f"imported {report['imported']:,} of {report['rows']:,} lines from {file.name}: "
+        f"{report['vendors']:,} vendors, {report['listings']:,} listings; "
+        f"{report['errors']} lines in `spector extract errors`"
+    )
+
+
+def import_seized_cmd(
+    folder: Annotated[
+        Path, typer.Argument(help="A seized market's export: users/listings/orders/messages CSV.")
+    ],
+    market: Annotated[str, typer.Option(help="The market's name.")],
+    workspace: WorkspaceOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import a seized market's database export; orders' pay-to addresses become selectors."""
+    from spector.extract._seized import import_seized
+
+    with open_workspace(workspace, write=True) as ws:
+        report = import_seized(ws.store, folder, market)
+    if as_json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        console.print(
+            f"imported {market}: {report['vendors']} vendors, {report['listings']} listings, "
+            f"{report['orders']} orders ({report['orders_with_payto']} with a pay-to address), "
+            f"{report['messages']} messages counted; {report['errors']} errors"
+        )
+
+
 extract_app = typer.Typer(help="Extraction: records from captures and dumps.")
 
 
@@ -124,6 +167,24 @@ def extract_selectors(workspace: WorkspaceOpt = None) -> None:
     )
 
 
+@demo_step(35, "import the seized server")
+def _demo_seized(ctx: DemoContext) -> str:
+    import json as _json
+
+    from spector.extract._seized import import_seized
+
+    truth = _json.loads((ctx.workspace.range_dir / "truth.json").read_text(encoding="utf-8"))
+    seized = truth.get("seized_export")
+    if not seized:
+        return "the range has no seized export"
+    name = next(m["name"] for m in truth["markets"] if m["market_id"] == seized["market_id"])
+    report = import_seized(ctx.workspace.store, ctx.workspace.range_dir / seized["folder"], name)
+    return (
+        f"{name}: {report['orders']} orders, {report['orders_with_payto']} pay-to "
+        f"addresses now selectors for the chain; {report['vendors']} vendors"
+    )
+
+
 @demo_step(30, "extract the captures")
 def _demo_extract(ctx: DemoContext) -> str:
     from spector.extract._captures import scan_captures
@@ -141,4 +202,6 @@ def _demo_extract(ctx: DemoContext) -> str:
 def register(app: typer.Typer, groups: Groups) -> None:
     groups.selectors.command()(scan)
     groups.import_.command("csv")(import_csv_cmd)
+    groups.import_.command("seized")(import_seized_cmd)
+    groups.import_.command("jsonl")(import_jsonl_cmd)
     app.add_typer(extract_app, name="extract")

@@ -22,6 +22,7 @@ __all__ = [
     "Feedback",
     "Listing",
     "Market",
+    "Order",
     "Record",
     "Selector",
     "SelectorSighting",
@@ -144,6 +145,29 @@ class Feedback(Record):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Order(Record):
+    """An order from a market's own database (after a seizure): the sale, its amount and
+    the address it was paid to."""
+
+    TABLE: ClassVar[str] = "orders"
+
+    market_id: str
+    order_ref: str
+    listing_id: str | None = None
+    vendor_id: str | None = None
+    buyer: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    amount_usd: Decimal | None = None
+    payto_address: str | None = None
+    created_at: datetime | None = None
+    status: str | None = None
+
+    def key(self) -> tuple[object, ...]:
+        return (self.market_id, self.order_ref)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Selector(Record):
     """A normalised selector value of a registered kind (see ``selector_kind``)."""
 
@@ -213,4 +237,14 @@ class Capture(Record):
 
 def record_types() -> tuple[type[Record], ...]:
     """Every record type, in table order."""
-    return (Market, VendorAccount, Listing, Feedback, Selector, SelectorSighting, Actor, Capture)
+    return (
+        Market,
+        VendorAccount,
+        Listing,
+        Feedback,
+        Order,
+        Selector,
+        SelectorSighting,
+        Actor,
+        Capture,
+    )
