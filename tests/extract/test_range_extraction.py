@@ -166,3 +166,32 @@ def test_a_changed_layout_is_recorded_and_the_batch_goes_on(crawled, monkeypatch
     assert all("/listing/" in url and "without a vendor" in why for url, why in errors)
     assert all(escrow["onions"][0] in url for url, _ in errors)
     assert report.extracted > 0  # the other pages and families went on
+
+
+def test_parallel_extraction_gives_the_same_store(crawled, tmp_path):
+    import shutil
+
+    base, _ = crawled
+    shutil.copytree(base / "ws", tmp_path / "serial")
+    shutil.copytree(base / "ws", tmp_path / "parallel")
+    tables = ("listings", "vendor_accounts", "feedback")
+    dumps = []
+    for name, processes in (("serial", 1), ("parallel", 2)):
+        with Workspace.open(tmp_path / name, write=True) as ws:
+            ws.store.con.execute("DELETE FROM extracted_captures")
+            for table in tables:
+                ws.store.con.execute(f"DELETE FROM {table}")
+            report = extract_captures(ws, processes=processes, min_parallel=1)
+            assert report.errors == 0
+            dumps.append(
+                {
+                    t: sorted(
+                        ws.store.con.execute(
+                            f"SELECT * EXCLUDE (source, first_seen, last_seen) FROM {t}"
+                        ).fetchall()
+                    )
+                    for t in tables
+                }
+            )
+    assert dumps[0] == dumps[1]
+    assert all(dumps[0][t] for t in tables)

@@ -5,17 +5,20 @@ changes nothing (ids are deterministic). Pages that fail go to ``extraction_erro
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
 
 from spector.collect._links import decode
 from spector.extract._pages import PageError, records_of
-from spector.extract._templates import template_for
-from spector.model import Capture, Market, make_id
+from spector.extract._templates import Template, template_for
+from spector.model import Capture, Market, Record, make_id
 from spector.store import Workspace
 
 __all__ = ["ExtractReport", "extract_captures"]
@@ -30,7 +33,41 @@ class ExtractReport:
     errors: int = 0
 
 
-def extract_captures(ws: Workspace) -> ExtractReport:
+@dataclass(frozen=True)
+class _Job:
+    path: Path
+    url: str
+    site: str
+    fetched_at: datetime
+    offset: int
+    content_type: str | None
+    capture_id: str
+    template: Template
+
+
+def _parse(job: _Job) -> tuple[str, list[Record] | None, str | None]:
+    """Read one capture and apply its template (runs in worker processes)."""
+    try:
+        with job.path.open("rb") as handle:
+            handle.seek(job.offset)
+            record = next(iter(ArchiveIterator(handle)))
+            date = record.http_headers.get_header("Date")
+            body = record.content_stream().read()
+        reference = _reference(date, job.fetched_at)
+        result = job.template.apply(urlsplit(job.url).path, decode(body, job.content_type))
+        if result is None:
+            return job.capture_id, None, "no page kind of the template matches"
+        records = records_of(result, job.template, Market(name=job.site).id, job.site, reference)
+    except (PageError, OSError, ValueError, StopIteration) as exc:
+        return job.capture_id, None, str(exc) or type(exc).__name__
+    return job.capture_id, records, None
+
+
+def extract_captures(
+    ws: Workspace, *, processes: int = 1, min_parallel: int = 100
+) -> ExtractReport:
+    """Extract what is new; with ``processes`` > 1 pages are parsed in that many processes
+    (the store is written by this one) once there are ``min_parallel`` pages or more."""
     report = ExtractReport()
     families = dict(ws.store.con.execute("SELECT name, family FROM markets").fetchall())
     rows = ws.store.con.execute(
@@ -44,37 +81,48 @@ def extract_captures(ws: Workspace) -> ExtractReport:
             "SELECT capture_id, template || '@' || version FROM extracted_captures"
         ).fetchall()
     }
+    jobs = []
     for url, host, site, fetched_at, sha256, warc_file, offset, content_type in rows:
         template = template_for(families.get(site))
         capture_id = Capture(url=url, host=host, fetched_at=fetched_at, sha256=sha256).id
         if template is None or (capture_id, template.name) in done:
             continue
         report.captures += 1
-        path = urlsplit(url).path
-        if template.match(path) is None:
+        if template.match(urlsplit(url).path) is None:
             report.skipped += 1
             continue
-        try:
-            with (ws.root / warc_file).open("rb") as handle:
-                handle.seek(offset)
-                record = next(iter(ArchiveIterator(handle)))
-                date = record.http_headers.get_header("Date")
-                body = record.content_stream().read()
-            reference = _reference(date, fetched_at)
-            result = template.apply(path, decode(body, content_type))
-            assert result is not None  # noqa: S101 - matched above
-            records = records_of(result, template, Market(name=site).id, site, reference)
-        except (PageError, OSError, ValueError, StopIteration) as exc:
-            _error(ws, capture_id, url, str(exc) or type(exc).__name__)
+        jobs.append(
+            _Job(
+                ws.root / warc_file,
+                url,
+                site,
+                fetched_at,
+                offset,
+                content_type,
+                capture_id,
+                template,
+            )
+        )
+    by_id = {job.capture_id: job for job in jobs}
+    if processes > 1 and len(jobs) >= min_parallel:
+        context = multiprocessing.get_context("spawn")  # no fork of the store's connection
+        with ProcessPoolExecutor(processes, mp_context=context) as pool:
+            results = list(pool.map(_parse, jobs, chunksize=max(1, len(jobs) // (processes * 8))))
+    else:
+        results = [_parse(job) for job in jobs]
+    for capture_id, records, error in results:
+        job = by_id[capture_id]
+        if records is None:
+            _error(ws, capture_id, job.url, error or "unknown")
             report.errors += 1
             continue
-        ws.store.upsert(records, source=f"capture:{capture_id}", seen_at=fetched_at)
+        ws.store.upsert(records, source=f"capture:{capture_id}", seen_at=job.fetched_at)
         ws.store.con.execute(
             "INSERT OR REPLACE INTO extracted_captures VALUES (?, ?, ?, ?, ?)",
             [
                 capture_id,
-                template.family,
-                template.version,
+                job.template.family,
+                job.template.version,
                 len(records),
                 datetime.now(UTC).replace(tzinfo=None),
             ],

@@ -120,14 +120,22 @@ extract_app = typer.Typer(help="Extraction: records from captures and dumps.")
 
 
 @extract_app.callback(invoke_without_command=True)
-def extract(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
+def extract(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    processes: Annotated[
+        int, typer.Option(help="Processes parsing pages (default: all cores).")
+    ] = 0,
+) -> None:
     """Extract every capture not yet extracted with its template's current version."""
     if ctx.invoked_subcommand is not None:
         return
+    import os
+
     from spector.extract._run import extract_captures
 
     with open_workspace(workspace, write=True) as ws, console.status("extracting captures"):
-        report = extract_captures(ws)
+        report = extract_captures(ws, processes=processes or os.cpu_count() or 1)
     console.print(
         f"extracted {report.extracted:,} of {report.captures:,} new captures into "
         f"{report.records:,} records; {report.skipped:,} pages no template covers; "
