@@ -150,3 +150,24 @@ def test_jsonl_import_with_the_same_mapping(tmp_path, workspace):
         ("a1", "0.10000000", "DE"),
         ("a2", "0.20000000", None),
     ]
+
+
+def test_rates_price_in_usd_with_the_last_rate_on_or_before(tmp_path, workspace):
+    from decimal import Decimal
+
+    from spector.errors import InputError
+    from spector.extract._rates import Rates, import_rates
+
+    path = tmp_path / "rates.csv"
+    path.write_text("date,currency,usd_per_unit\n2014-01-01,BTC,800\n2014-01-09,BTC,900\n")
+    assert import_rates(workspace.store, path) == 2
+    rates = Rates(workspace.store)
+    at = datetime(2014, 1, 8, 23, tzinfo=UTC)
+    assert rates.usd(Decimal("0.5"), "BTC", at) == Decimal("400.00")
+    assert rates.usd(Decimal("0.5"), "BTC", datetime(2014, 1, 20, tzinfo=UTC)) == Decimal("450.00")
+    assert rates.usd(Decimal("0.5"), "BTC", datetime(2013, 12, 1, tzinfo=UTC)) is None
+    assert rates.usd(Decimal("3"), "XMR", at) is None
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,what\n1,2\n")
+    with pytest.raises(InputError, match="missing columns"):
+        import_rates(workspace.store, bad)

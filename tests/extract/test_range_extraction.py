@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 
 import pyarrow.parquet as pq
 import pytest
@@ -13,6 +14,7 @@ from tests.collect.harness import Human
 
 from spector.collect import start_crawl
 from spector.extract import _run
+from spector.extract._rates import import_rates
 from spector.extract._run import extract_captures
 from spector.extract._templates import template_for
 from spector.model import Listing, Market, VendorAccount
@@ -42,6 +44,7 @@ def test_range_extracts_field_exact(crawled):
     base, truth = crawled
     day = truth["day"]
     with Workspace.open(base / "ws", write=True) as ws:
+        import_rates(ws.store, base / "range" / "world" / "rates.parquet")
         report = extract_captures(ws)
         assert report.errors == 0
         assert report.extracted > 50
@@ -55,7 +58,7 @@ def test_range_extracts_field_exact(crawled):
             mid = Market(name=name[x["market_id"]]).id
             row = con.execute(
                 "SELECT title, category, price, currency, quantity, unit, ships_from, ships_to, "
-                "vendor_id FROM listings WHERE id = ?",
+                "vendor_id, price_usd FROM listings WHERE id = ?",
                 [Listing(market_id=mid, listing_ref=x["ref"]).id],
             ).fetchone()
             fam = family[x["market_id"]]
@@ -73,6 +76,8 @@ def test_range_extracts_field_exact(crawled):
                     x["unit"],
                     sorted(x["ships_to"]),
                 )
+            # in USD: exact where the page shows USD; from the range's rouble rate on Hydra
+            assert abs(row[9] - x["price_usd"]) <= (Decimal("0.01") if fam == "hydra" else 0)
             vendor = accounts[x["account_id"]]
             assert row[8] == VendorAccount(market_id=mid, handle=vendor["handle"]).id
         sales = Counter(s["account_id"] for s in _world(base, "sales") if s["day"] <= day)

@@ -17,6 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from spector.collect._links import decode
 from spector.extract._pages import PageError, records_of
+from spector.extract._rates import Rates
 from spector.extract._templates import Template, template_for
 from spector.model import Capture, Market, Record, make_id
 from spector.store import Workspace
@@ -110,12 +111,14 @@ def extract_captures(
             results = list(pool.map(_parse, jobs, chunksize=max(1, len(jobs) // (processes * 8))))
     else:
         results = [_parse(job) for job in jobs]
+    rates = Rates(ws.store)
     for capture_id, records, error in results:
         job = by_id[capture_id]
         if records is None:
             _error(ws, capture_id, job.url, error or "unknown")
             report.errors += 1
             continue
+        records = rates.price(records, job.fetched_at)
         ws.store.upsert(records, source=f"capture:{capture_id}", seen_at=job.fetched_at)
         ws.store.con.execute(
             "INSERT OR REPLACE INTO extracted_captures VALUES (?, ?, ?, ?, ?)",

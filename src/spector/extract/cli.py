@@ -93,6 +93,18 @@ def import_jsonl_cmd(
     )
 
 
+def import_rates_cmd(
+    file: Annotated[Path, typer.Argument(help="Parquet or CSV: currency, usd_per_unit, date|day.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Import exchange rates (USD per unit and day) used to price listings in USD."""
+    from spector.extract._rates import import_rates
+
+    with open_workspace(workspace, write=True) as ws:
+        n = import_rates(ws.store, file)
+    console.print(f"imported {n:,} rates from {file.name}")
+
+
 def import_seized_cmd(
     folder: Annotated[
         Path, typer.Argument(help="A seized market's export: users/listings/orders/messages CSV.")
@@ -196,8 +208,10 @@ def _demo_seized(ctx: DemoContext) -> str:
 @demo_step(30, "extract the captures")
 def _demo_extract(ctx: DemoContext) -> str:
     from spector.extract._captures import scan_captures
+    from spector.extract._rates import import_rates
     from spector.extract._run import extract_captures
 
+    import_rates(ctx.workspace.store, ctx.workspace.range_dir / "world" / "rates.parquet")
     report = extract_captures(ctx.workspace)
     kinds = scan_captures(ctx.workspace)
     found = ", ".join(f"{k} {n:,}" for k, n in kinds.most_common())
@@ -212,4 +226,5 @@ def register(app: typer.Typer, groups: Groups) -> None:
     groups.import_.command("csv")(import_csv_cmd)
     groups.import_.command("seized")(import_seized_cmd)
     groups.import_.command("jsonl")(import_jsonl_cmd)
+    groups.import_.command("rates")(import_rates_cmd)
     app.add_typer(extract_app, name="extract")
