@@ -98,6 +98,7 @@ async def run_servers(
         await stop.wait()
     finally:
         socks.close()
+        await proxy.close_all()
         await socks.wait_closed()
         await runner.cleanup()
 

@@ -33,8 +33,22 @@ class SocksProxy:
         self.target = target
         self.stats: Counter[str] = Counter()
         self.credentials: Counter[str] = Counter()  # SOCKS usernames seen (circuit isolation)
+        self.open: set[asyncio.StreamWriter] = set()  # closed on shutdown
+
+    async def close_all(self) -> None:
+        """Close every connection still open (the server is stopping)."""
+        writers = list(self.open)
+        for writer in writers:
+            writer.close()
+        for writer in writers:
+            try:
+                await asyncio.wait_for(writer.wait_closed(), 5)
+            except (OSError, TimeoutError):
+                pass
+        self.open.clear()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open.add(writer)
         try:
             await self._serve(reader, writer)
         except (asyncio.IncompleteReadError, ConnectionError, _Malformed) as exc:
@@ -42,6 +56,7 @@ class SocksProxy:
             log.warning("socks: dropped connection: %s", exc)
         finally:
             writer.close()
+            self.open.discard(writer)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await asyncio.wait_for(reader.readexactly(2), 30)
@@ -99,8 +114,13 @@ class SocksProxy:
             await self._reply(writer, _FAILURE)
             return
         self.stats["connects"] += 1
-        await self._reply(writer, _SUCCEEDED)
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        self.open.add(up_writer)
+        try:
+            await self._reply(writer, _SUCCEEDED)
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        finally:
+            up_writer.close()
+            self.open.discard(up_writer)
 
     @staticmethod
     async def _reply(writer: asyncio.StreamWriter, code: int) -> None:
