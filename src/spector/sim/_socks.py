@@ -10,6 +10,7 @@ closed; the proxy keeps serving.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 
@@ -41,10 +42,8 @@ class SocksProxy:
         for writer in writers:
             writer.close()
         for writer in writers:
-            try:
+            with contextlib.suppress(OSError, TimeoutError):
                 await asyncio.wait_for(writer.wait_closed(), 5)
-            except (OSError, TimeoutError):
-                pass
         self.open.clear()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
