@@ -142,7 +142,7 @@ def records_of(
         pgp = f.get("pgp")
         rating_text = f.get("rating") or ""
         numbers = _NUMBER.findall(rating_text)
-        keys = [fp for fp in [_fingerprint(pgp)] if fp] if pgp else []
+        fingerprint = _fingerprint(pgp) if pgp else None
         contacts = []
         for line in (f.get("contacts") or "").splitlines():
             kind, _, value = line.partition(":")
@@ -155,7 +155,7 @@ def records_of(
                 market_id=market_id,
                 handle=str(handle),
                 profile_text=f.get("profile"),
-                pgp_fingerprints=tuple(keys),
+                pgp_fingerprints=(fingerprint,) if fingerprint else (),
                 contacts=tuple(contacts),
                 joined=_joined(f.get("joined")),
                 rating=float(numbers[0].replace(",", ".")) if len(numbers) >= 2 else None,

@@ -108,6 +108,7 @@ def generate(seed: int, scale: str, out: Path, *, chain: bool = True) -> dict[st
                 "onions": m.onions,
                 "currency": m.currency,
                 "fate": m.fate,
+                "open_day": m.open_day,
                 "close_day": m.close_day,
                 "pages": pages,
                 "profile": str(profile.relative_to(out)),

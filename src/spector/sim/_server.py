@@ -111,6 +111,8 @@ class RangeApp:
 
     async def _serve_market(self, state: _MarketState, request: web.Request) -> web.StreamResponse:
         m, day, path = state.market, self.options.day, request.path
+        if day < m.open_day:  # not open yet: the onion does not answer
+            return web.Response(status=503, text="")
         if m.close_day is not None and day >= m.close_day:
             if m.fate == "exit_scam":
                 return web.Response(status=503, text="")

@@ -297,7 +297,9 @@ def _markets(rng: random.Random, seed: int, scale: Scale) -> list[SimMarket]:
             onions = [_onion(seed, f"{name}:{k}") for k in range(1 + rng.randint(1, 2))]
             close = None
             fate = "active"
-            if scale.name != "tiny" and i > 0:
+            opens = 0
+            if scale.name != "tiny" and i > 0:  # later markets open later, then fall
+                opens = rng.randint(1, scale.days // 4)
                 close = rng.randint(scale.days // 2, scale.days - 5)
                 fate = rng.choice(["seized", "exit_scam"])
             result.append(
@@ -307,7 +309,7 @@ def _markets(rng: random.Random, seed: int, scale: Scale) -> list[SimMarket]:
                     family=family,
                     onions=onions,
                     currency="RUB" if family == "hydra" else "USD",
-                    open_day=0,
+                    open_day=opens,
                     close_day=close,
                     fate=fate,
                     username=f"analyst{rng.randint(100, 999)}",
@@ -378,7 +380,7 @@ def _accounts(
                 handle=handle,
                 variant=how,
                 pgp_secret=secret,
-                joined_day=rng.randint(0, max(0, scale.days // 4)),
+                joined_day=rng.randint(market.open_day, max(market.open_day, scale.days // 4)),
                 profile_text=text,
             )
             if market.family == "walletless":
