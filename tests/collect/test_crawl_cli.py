@@ -23,6 +23,15 @@ def _spector(*args: str) -> subprocess.Popen:
     )
 
 
+def _start(profile: Path, proxy: str, ws_root: Path) -> subprocess.Popen:
+    return _spector("crawl", "start", str(profile), "--proxy", proxy, "-w", str(ws_root))
+
+
+def _answer(truth, waiting) -> str:
+    """What the person reading the picture types (looked up in the range's truth)."""
+    return truth["captchas"][hashlib.sha256(Path(waiting["image_path"]).read_bytes()).hexdigest()]
+
+
 def _wait_for_captcha(capsys, ws_root, limit=60.0):
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -38,15 +47,7 @@ def test_captcha_is_solved_from_another_process(tiny, ws_root, capsys):
     out, truth = tiny
     market = next(m for m in truth["markets"] if m["family"] == "walletless")
     with RangeServer(out) as server:
-        crawl = _spector(
-            "crawl",
-            "start",
-            str(out / market["profile"]),
-            "--proxy",
-            server.proxy_url,
-            "-w",
-            str(ws_root),
-        )
+        crawl = _start(out / market["profile"], server.proxy_url, ws_root)
         try:
             (waiting,) = _wait_for_captcha(capsys, ws_root)
             assert set(waiting) == {"id", "site", "image_path"}
@@ -72,21 +73,11 @@ def test_captcha_is_solved_from_another_process(tiny, ws_root, capsys):
 def test_stop_then_resume(tiny, ws_root, capsys):
     out, truth = tiny
     market = next(m for m in truth["markets"] if m["family"] == "escrow")
-    with RangeServer(out, ServeOptions(day=truth["day"], latency=0.05)) as server:
-        crawl = _spector(
-            "crawl",
-            "start",
-            str(out / market["profile"]),
-            "--proxy",
-            server.proxy_url,
-            "-w",
-            str(ws_root),
-        )
+    with RangeServer(out, ServeOptions(day=truth["day"], latency=0.3)) as server:
+        crawl = _start(out / market["profile"], server.proxy_url, ws_root)
         try:
             (waiting,) = _wait_for_captcha(capsys, ws_root)
-            answer = truth["captchas"][
-                hashlib.sha256(Path(waiting["image_path"]).read_bytes()).hexdigest()
-            ]
+            answer = _answer(truth, waiting)
             main(["captcha", "solve", waiting["id"], answer, "-w", str(ws_root)])
             time.sleep(0.5)
             assert main(["crawl", "stop", "-w", str(ws_root)]) == 0
@@ -101,9 +92,7 @@ def test_stop_then_resume(tiny, ws_root, capsys):
         assert json.loads(capsys.readouterr().out)["status"] == "stopped"
         resumed = _spector("crawl", "resume", "-w", str(ws_root))
         (waiting,) = _wait_for_captcha(capsys, ws_root)  # a new session needs a new login
-        answer = truth["captchas"][
-            hashlib.sha256(Path(waiting["image_path"]).read_bytes()).hexdigest()
-        ]
+        answer = _answer(truth, waiting)
         main(["captcha", "solve", waiting["id"], answer, "-w", str(ws_root)])
         stdout, stderr = resumed.communicate(timeout=120)
     assert "crawl finished" in stdout, stderr

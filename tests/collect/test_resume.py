@@ -32,7 +32,7 @@ def _committed(root) -> int:
 
 def test_kill_9_then_resume_loses_and_repeats_nothing(tiny, ws_root):
     out, truth = tiny
-    options = ServeOptions(day=truth["day"], latency=0.02)
+    options = ServeOptions(day=truth["day"], latency=0.1)
     profiles = [str(out / m["profile"]) for m in truth["markets"]]
     with RangeServer(out, options) as server, Human(ws_root, truth["captchas"]):
         crawl = subprocess.Popen(

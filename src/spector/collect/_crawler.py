@@ -241,9 +241,6 @@ class Crawler:
         if result.status is None:
             return _error_row(site, result)
         previous = self.state.last_digest(result.url) if dedupe else None
-        revisit = (
-            previous if previous and previous[0] == hashlib.sha256(result.raw).hexdigest() else None
-        )
         written, sha = self.archive.write(
             url=result.url,
             fetched_at=result.fetched_at,
@@ -255,7 +252,7 @@ class Crawler:
             truncated=result.truncated
             if result.truncated in ("length", "time", "disconnect")
             else None,
-            revisit_of=revisit,
+            previous=previous,
         )
         return CaptureRow(
             url=result.url,
@@ -268,7 +265,7 @@ class Crawler:
             warc_file=written.warc_file,
             warc_offset=written.offset,
             warc_end=written.end,
-            record_type="revisit" if revisit else "response",
+            record_type="revisit" if written.revisit else "response",
             reason=_truncation_reason(result),
         )
 

@@ -19,7 +19,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
-__all__ = ["Archive", "Written"]
+__all__ = ["Archive", "StoredPage", "Written", "read_stored"]
 
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 
@@ -37,6 +37,7 @@ class Written:
     warc_file: str  # name inside the workspace's warc/ folder
     offset: int  # where the response (or revisit) record starts
     end: int  # where the pair ends
+    revisit: bool  # the payload was the same as ``previous``: a revisit record
 
 
 def payload_sha256(body: bytes) -> str:
@@ -81,13 +82,15 @@ class Archive:
         response_headers: list[tuple[str, str]],
         body: bytes,
         truncated: str | None = None,
-        revisit_of: tuple[str, str] | None = None,
+        previous: tuple[str, str] | None = None,
     ) -> tuple[Written, str]:
-        """Append a request record and its response (or revisit) record; return where
-        the response landed and the payload's SHA-256."""
+        """Append a request record and its response record; return where the response
+        landed and the payload's SHA-256. When ``previous`` (SHA-256 and date of the last
+        stored response for the URL) has the same payload, a revisit record is written."""
         path = self._current()
         date = fetched_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         sha = payload_sha256(body)
+        revisit_of = previous if previous is not None and previous[0] == sha else None
         headers = [(k, v) for k, v in response_headers if k.lower() != "transfer-encoding"]
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(body))))
@@ -101,7 +104,7 @@ class Archive:
                 http_headers=StatusAndHeaders(request_line, request_headers, is_http_request=True),
                 warc_headers_dict={"WARC-Date": date},
             )
-            warc_headers = {"WARC-Date": date, "WARC-Payload-Digest": _warc_digest(body)}
+            warc_headers = {"WARC-Date": date, "WARC-Payload-Digest": _warc_digest(sha)}
             if truncated:
                 warc_headers["WARC-Truncated"] = truncated
             if revisit_of is not None:
@@ -132,8 +135,27 @@ class Archive:
             offset = handle.tell()
             writer.write_record(record)
             end = handle.tell()
-        return Written(path.name, offset, end), sha
+        return Written(path.name, offset, end, revisit_of is not None), sha
 
 
-def _warc_digest(body: bytes) -> str:
-    return "sha256:" + base64.b32encode(hashlib.sha256(body).digest()).decode()
+def _warc_digest(sha256_hex: str) -> str:
+    return "sha256:" + base64.b32encode(bytes.fromhex(sha256_hex)).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPage:
+    """A response as the WARC file holds it: its HTTP Date header and its payload."""
+
+    date: str | None
+    body: bytes
+
+
+def read_stored(path: Path, offset: int) -> StoredPage:
+    """The response record at ``offset`` in WARC file ``path`` (as the capture index says)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        record = next(iter(ArchiveIterator(handle)))
+        date = record.http_headers.get_header("Date") if record.http_headers else None
+        return StoredPage(date, record.content_stream().read())

@@ -252,7 +252,7 @@ def captures_show(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """The newest capture of URL: index entry, and the page from the WARC file."""
-    from warcio.archiveiterator import ArchiveIterator
+    from spector.collect._warc import read_stored
 
     with open_workspace(workspace) as ws:
         row = ws.store.con.execute(
@@ -265,10 +265,7 @@ def captures_show(
         raise UsageError(f"no capture of {url}")
     item = dict(zip((*_CAPTURE_FIELDS, "record_type"), row, strict=True))
     console.print_json(json.dumps(item, default=str))
-    with (root / item["warc_file"]).open("rb") as handle:
-        handle.seek(item["warc_offset"])
-        record = next(iter(ArchiveIterator(handle)))
-        body = record.content_stream().read(4000)
+    body = read_stored(root / item["warc_file"], item["warc_offset"]).body[:4000]
     console.print(body.decode("utf-8", "replace"), markup=False, highlight=False)
 
 

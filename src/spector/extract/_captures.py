@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from warcio.archiveiterator import ArchiveIterator
-
-from spector.collect._links import decode
+from spector.collect import decode, read_stored
 from spector.extract._selectors import scan_text
 from spector.model import Capture, Record, Selector, SelectorSighting
 from spector.store import Workspace
@@ -30,10 +28,7 @@ def scan_captures(ws: Workspace) -> Counter[str]:
     kinds: Counter[str] = Counter()
     for url, host, fetched_at, sha256, warc_file, offset, content_type in rows:
         capture_id = Capture(url=url, host=host, fetched_at=fetched_at, sha256=sha256).id
-        with (ws.root / warc_file).open("rb") as handle:
-            handle.seek(offset)
-            record = next(iter(ArchiveIterator(handle)))
-            body = record.content_stream().read()
+        body = read_stored(ws.root / warc_file, offset).body
         records: list[Record] = []
         for found in scan_text(decode(body, content_type)):
             selector = Selector(kind=found.kind, value=found.value)

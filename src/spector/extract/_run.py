@@ -13,9 +13,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from warcio.archiveiterator import ArchiveIterator
-
-from spector.collect._links import decode
+from spector.collect import decode, read_stored
 from spector.extract._pages import PageError, records_of
 from spector.extract._rates import Rates
 from spector.extract._templates import Template, template_for
@@ -49,13 +47,9 @@ class _Job:
 def _parse(job: _Job) -> tuple[str, list[Record] | None, str | None]:
     """Read one capture and apply its template (runs in worker processes)."""
     try:
-        with job.path.open("rb") as handle:
-            handle.seek(job.offset)
-            record = next(iter(ArchiveIterator(handle)))
-            date = record.http_headers.get_header("Date")
-            body = record.content_stream().read()
-        reference = _reference(date, job.fetched_at)
-        result = job.template.apply(urlsplit(job.url).path, decode(body, job.content_type))
+        page = read_stored(job.path, job.offset)
+        reference = _reference(page.date, job.fetched_at)
+        result = job.template.apply(urlsplit(job.url).path, decode(page.body, job.content_type))
         if result is None:
             return job.capture_id, None, "no page kind of the template matches"
         records = records_of(result, job.template, Market(name=job.site).id, job.site, reference)
