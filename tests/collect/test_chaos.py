@@ -5,6 +5,7 @@ circuits when failures pile up, and rotates its WARC files by size."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 from urllib.parse import urlsplit
@@ -30,6 +31,14 @@ class FakeControlPort:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._serve(reader, writer)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while line := await reader.readline():
             command = line.decode().strip()
             self.commands.append(command)
@@ -44,7 +53,6 @@ class FakeControlPort:
             else:
                 writer.write(b"250 OK\r\n")
             await writer.drain()
-        writer.close()
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -62,8 +70,14 @@ class FakeControlPort:
 
     def __exit__(self, *exc: object) -> None:
         async def stop() -> None:
+            # Close the listener, then end every connection still open (stem may keep
+            # one), so that no socket or task outlives the loop.
             self.server.close()
             await self.server.wait_closed()
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
