@@ -46,13 +46,14 @@ def build_app() -> typer.Typer:
         selectors=typer.Typer(help="Selector kinds and values.", no_args_is_help=True),
     )
     from spector.cli._demo import demo
+    from spector.chain import cli as chain_cli
     from spector.collect import cli as collect_cli
     from spector.extract import cli as extract_cli
     from spector.model import cli as model_cli
     from spector.sim import cli as sim_cli
     from spector.store import cli as store_cli
 
-    for stage in (store_cli, model_cli, sim_cli, collect_cli, extract_cli):
+    for stage in (store_cli, model_cli, sim_cli, collect_cli, extract_cli, chain_cli):
         stage.register(app, groups)
     app.command()(demo)
     app.add_typer(groups.import_, name="import")

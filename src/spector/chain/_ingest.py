@@ -1,0 +1,518 @@
+"""``ingest``: blocks from files or a node into the chain tables, in chain order.
+
+1. Scan: read every header (framing checked) — nothing parsed yet.
+2. Plan: join the headers to the blocks the store holds, by previous-block hash. A block
+   whose parent is unknown is anchored by the genesis rule (previous hash zero, or the
+   network's genesis as parent) or by its BIP34 height; otherwise it is an orphan,
+   reported and not ingested. In each tree of blocks the branch with the most work
+   wins (ties keep what the store holds, then the first read); blocks of other branches
+   are stale: reported, and rolled back when the store held them (a reorg).
+3. Commit in chunks, in height order: parse, write Parquet under unique names, resolve
+   every input against ``outputs`` (the spent value and address), compute fees, then
+   list the files and blocks in one transaction. A chunk is whole or absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from spector.chain._block import Block, parse_block
+from spector.chain._files import Header, list_sources, read_block, scan
+from spector.chain._network import Network, network
+from spector.chain._store import TABLES, ChainStore, IndexRow
+from spector.chain._tables import block_tables
+from spector.errors import ParseError, UsageError
+from spector.store import Workspace
+
+__all__ = ["IngestReport", "Item", "block_work", "ingest_files", "ingest_items"]
+
+ZERO = "0" * 64
+Progress = Callable[[int, int], None]  # (blocks done, bytes done)
+
+
+def block_work(bits: int) -> int:
+    """The expected number of hashes for a block with this compact target."""
+    exponent = bits >> 24
+    mantissa = bits & 0x007FFFFF
+    if bits & 0x00800000 or mantissa == 0:
+        return 1
+    target = mantissa << (8 * (exponent - 3)) if exponent >= 3 else mantissa >> (8 * (3 - exponent))
+    if target <= 0 or target >= 1 << 256:
+        return 1
+    return (1 << 256) // (target + 1)
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did. ``stale`` and ``orphans`` are block hashes not ingested."""
+
+    ingested: int = 0
+    txs: int = 0
+    bytes: int = 0
+    already: int = 0
+    rolled_back: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # ParseError messages (--skip-bad)
+    tip_height: int | None = None
+    tip_hash: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ingested": self.ingested,
+            "txs": self.txs,
+            "bytes": self.bytes,
+            "already": self.already,
+            "rolled_back": self.rolled_back,
+            "stale": self.stale,
+            "orphans": self.orphans,
+            "skipped": self.skipped,
+            "tip_height": self.tip_height,
+            "tip_hash": self.tip_hash,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class Item:
+    """A block to ingest at ``height``: its bytes come from ``load()``."""
+
+    hash: str
+    prev_hash: str
+    height: int
+    chainwork: int
+    anchored: str
+    source: str
+    load: Callable[[], np.ndarray]
+    network: Network
+    file: str | None = None
+    offset: int = 0
+    length: int = 0
+
+
+@dataclass
+class _Node:
+    hash: str
+    prev: str
+    bits: int
+    order: int
+    header: Header | None = None
+    stored: IndexRow | None = None
+    height: int | None = None
+    work: int = 0
+    anchored: str = ""
+
+
+def _bip34(header: Header, net: Network) -> int | None:
+    try:
+        block = parse_block(
+            read_block(header), network_name=net, addresses=False, file=header.source.path
+        )
+    except ParseError:
+        return None
+    return block.height
+
+
+def plan(
+    index: dict[str, IndexRow], headers: Iterable[Header], net: Network, report: IngestReport
+) -> tuple[list[Item], list[str]]:
+    """(blocks to ingest in height order, stored hashes to roll back)."""
+    nodes: dict[str, _Node] = {}
+    for row in index.values():
+        nodes[row.hash] = _Node(
+            row.hash, row.prev_hash, 0, -1, stored=row, height=row.height,
+            work=row.chainwork, anchored=row.anchored,
+        )  # fmt: skip
+    for h in headers:
+        if h.hash in nodes:
+            if nodes[h.hash].stored is not None:
+                report.already += 1
+            continue
+        nodes[h.hash] = _Node(h.hash, h.prev_hash, h.bits, h.order, header=h)
+    children: dict[str, list[_Node]] = {}
+    for node in nodes.values():
+        children.setdefault(node.prev, []).append(node)
+    roots = [n for n in nodes.values() if n.prev not in nodes]
+    # heights and work, from each root down
+    for root in roots:
+        if root.stored is None and root.header is not None:
+            if root.prev == ZERO:
+                root.height, root.anchored = 0, "genesis"
+            elif root.prev == net.genesis:
+                root.height, root.anchored = 1, "genesis"
+            else:
+                height = _bip34(root.header, net)
+                if height is None:
+                    continue
+                root.height, root.anchored = height, "bip34"
+            root.work = block_work(root.bits)
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            for child in children.get(node.hash, []):
+                if child.stored is None and node.height is not None:
+                    child.height = node.height + 1
+                    child.work = node.work + block_work(child.bits)
+                    child.anchored = "parent"
+                stack.append(child)
+    # the best leaf of each tree
+    keep: set[str] = set()
+    for root in roots:
+        if root.height is None:
+            continue
+        best: _Node | None = None
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            kids = children.get(node.hash, [])
+            stack.extend(kids)
+            if kids:
+                continue
+            if (
+                best is None
+                or node.work > best.work
+                or (node.work == best.work and _prefer(node, best))
+            ):
+                best = node
+        walk: _Node | None = best
+        while walk is not None:
+            keep.add(walk.hash)
+            walk = nodes.get(walk.prev)
+    rollback = [n.hash for n in nodes.values() if n.stored is not None and n.hash not in keep]
+    taken = {n.height for n in nodes.values() if n.stored is not None and n.hash in keep}
+    items: list[Item] = []
+    blocked: set[str] = set()
+    for node in sorted(
+        (n for n in nodes.values() if n.stored is None and n.height is not None),
+        key=lambda n: (n.height, n.order),
+    ):
+        if node.hash not in keep:
+            report.stale.append(node.hash)
+            continue
+        if node.height in taken or node.prev in blocked:
+            report.stale.append(node.hash)  # another tree holds this height
+            blocked.add(node.hash)
+            continue
+        header = node.header
+        if node.height is None or header is None:  # not reached: filtered above
+            continue
+        taken.add(node.height)
+        items.append(
+            Item(
+                hash=node.hash,
+                prev_hash=node.prev,
+                height=node.height,
+                chainwork=node.work,
+                anchored=node.anchored,
+                source=f"{header.source.path.name}@{header.offset}",
+                load=functools.partial(read_block, header),
+                network=header.network or net,
+                file=str(header.source.path),
+                offset=header.offset,
+                length=header.length,
+            )
+        )
+    report.orphans.extend(n.hash for n in nodes.values() if n.stored is None and n.height is None)
+    return items, rollback
+
+
+def _prefer(node: _Node, best: _Node) -> bool:
+    """Between leaves of equal work: the stored one, else the first read."""
+    if (node.stored is None) != (best.stored is None):
+        return node.stored is not None
+    return node.order < best.order
+
+
+# -- committing ---------------------------------------------------------------------------
+_RESOLVE = """
+SELECT i.height, i.txid, i.vin, i.prev_txid, i.prev_vout, i.sequence, i.coinbase,
+       o.value, o.address, o.script_type, o.height AS prev_height
+FROM new_inputs i
+LEFT JOIN (
+    SELECT height, txid, vout, value, address, script_type FROM all_outputs
+    WHERE txid IN (SELECT prev_txid FROM new_inputs)
+) o ON o.txid = i.prev_txid AND o.vout = i.prev_vout AND NOT i.coinbase
+ORDER BY i.height, i.txid, i.vin
+"""
+_TXS = """
+SELECT t.height, t.idx, t.txid, t.wtxid, t.version, t.locktime, t.size, t.vsize, t.weight,
+       t.segwit, t.coinbase, t.input_count, t.output_count, t.output_value,
+       CASE WHEN t.coinbase THEN NULL WHEN s.known = t.input_count THEN s.value END
+           AS input_value,
+       CASE WHEN t.coinbase THEN NULL WHEN s.known = t.input_count
+           THEN s.value - t.output_value END AS fee
+FROM new_txs t
+LEFT JOIN (
+    SELECT height, txid, count(value) AS known, sum(value)::BIGINT AS value
+    FROM resolved GROUP BY height, txid
+) s ON s.height = t.height AND s.txid = t.txid
+ORDER BY t.height, t.idx
+"""
+_BLOCKS = """
+SELECT b.* EXCLUDE (fees),
+       CASE WHEN f.unknown = 0 THEN f.fees END AS fees
+FROM new_blocks b
+LEFT JOIN (
+    SELECT height, coalesce(sum(fee), 0)::BIGINT AS fees,
+           count(*) FILTER (WHERE fee IS NULL AND NOT coinbase) AS unknown
+    FROM final_txs GROUP BY height
+) f ON f.height = b.height
+ORDER BY b.height
+"""
+
+
+_REGISTERED = ("new_inputs", "new_txs", "new_blocks", "new_outputs", "resolved", "final_txs")
+
+
+class _Committer:
+    def __init__(self, store: ChainStore) -> None:
+        self.store = store
+        self.con = store.con
+        self.tag = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{time.monotonic_ns() % 10**6:06d}"
+        self.seq = 0
+
+    def commit(self, items: list[Item], blocks: list[Block], report: IngestReport) -> None:
+        parts: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
+        for item, block in zip(items, blocks, strict=True):
+            for name, table in block_tables(block, item.height, item.source).items():
+                parts[name].append(table)
+        new = {name: pa.concat_tables(tables) for name, tables in parts.items()}
+        con = self.con
+        con.register("new_inputs", new["inputs"])
+        con.register("new_txs", new["txs"])
+        con.register("new_blocks", new["blocks"])
+        con.register("new_outputs", new["outputs"])
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP VIEW all_outputs AS "
+                "SELECT height, txid, vout, value, address, script_type FROM outputs "
+                "UNION ALL SELECT height, txid, vout, value, address, script_type "
+                "FROM new_outputs"
+            )
+            resolved = _arrow(con, _RESOLVE)
+            con.register("resolved", resolved)
+            final_txs = _arrow(con, _TXS)
+            con.register("final_txs", final_txs)
+            final_blocks = _arrow(con, _BLOCKS)
+        finally:
+            con.execute("DROP VIEW IF EXISTS all_outputs")
+            for name in _REGISTERED:
+                with contextlib.suppress(duckdb.Error):
+                    con.unregister(name)
+        self.seq += 1
+        tag = f"{self.tag}-{self.seq:05d}"
+        written: list[tuple[str, str, int, int, int]] = []
+        try:
+            for name, table in (
+                ("blocks", final_blocks),
+                ("txs", final_txs),
+                ("inputs", resolved),
+                ("outputs", new["outputs"]),
+            ):
+                for rel, lo, hi, rows in self.store.write(name, table, tag):
+                    written.append((name, rel, lo, hi, rows))
+            now = datetime.now(UTC).replace(tzinfo=None)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.executemany("INSERT INTO chain_files VALUES (?, ?, ?, ?, ?)", written)
+                con.executemany(
+                    "INSERT INTO chain_index VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            i.hash, i.height, i.prev_hash, f"{i.chainwork:064x}",
+                            i.network.name, i.anchored, i.source, now,
+                        )
+                        for i in items
+                    ],
+                )  # fmt: skip
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        except BaseException:
+            for _, rel, *_ in written:
+                (self.store.ws.root / rel).unlink(missing_ok=True)
+            raise
+        self.store.refresh_views()
+        report.ingested += len(items)
+        report.txs += sum(b.tx_count for b in blocks)
+        report.bytes += sum(b.size for b in blocks)
+
+
+def _arrow(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> pa.Table:
+    return con.sql(sql, params=params).to_arrow_table()
+
+
+def rollback(store: ChainStore, hashes: list[str]) -> None:
+    """Remove the rows of these stored blocks from every table, in one transaction."""
+    if not hashes:
+        return
+    con = store.con
+    heights = [
+        int(r[0])
+        for r in con.execute(
+            "SELECT height FROM chain_index WHERE hash IN (SELECT unnest(?))", [hashes]
+        ).fetchall()
+    ]
+    low = min(heights)
+    drop = set(heights)
+    tag = f"rollback-{time.monotonic_ns() % 10**9:09d}"
+    replaced: list[tuple[str, str]] = []
+    added: list[tuple[str, str, int, int, int]] = []
+    for table in TABLES:
+        for rel, lo, hi in store.files(table):
+            if hi < low or not any(lo <= h <= hi for h in drop):
+                continue
+            data = _arrow(
+                con,
+                "SELECT * FROM read_parquet($1) WHERE height NOT IN (SELECT unnest($2))",
+                [store.abs(rel), sorted(drop)],
+            )
+            replaced.append((table, rel))
+            for new_rel, nlo, nhi, rows in store.write(table, data, tag):
+                added.append((table, new_rel, nlo, nhi, rows))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, rel in replaced:
+            con.execute("DELETE FROM chain_files WHERE tbl = ? AND path = ?", [table, rel])
+        con.executemany("INSERT INTO chain_files VALUES (?, ?, ?, ?, ?)", added)
+        con.execute("DELETE FROM chain_index WHERE hash IN (SELECT unnest(?))", [hashes])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        for _, rel, *_ in added:
+            (store.ws.root / rel).unlink(missing_ok=True)
+        raise
+    for _, rel in replaced:
+        (store.ws.root / rel).unlink(missing_ok=True)
+    store.refresh_views()
+
+
+def ingest_items(
+    ws: Workspace,
+    items: Iterable[Item],
+    report: IngestReport,
+    *,
+    skip_bad: bool = False,
+    chunk_blocks: int = 2000,
+    chunk_bytes: int = 256 << 20,
+    progress: Progress | None = None,
+) -> None:
+    """Parse and commit ``items`` (in height order) in chunks."""
+    store = ChainStore(ws)
+    committer = _Committer(store)
+    batch_items: list[Item] = []
+    batch_blocks: list[Block] = []
+    size = 0
+    bad: set[str] = set()
+    done_blocks = 0
+    done_bytes = 0
+    for item in items:
+        if item.prev_hash in bad:
+            bad.add(item.hash)
+            report.orphans.append(item.hash)
+            continue
+        try:
+            block = parse_block(
+                item.load(), network_name=item.network, file=item.file, offset=item.offset
+            )
+            if block.hash != item.hash:
+                raise ParseError(
+                    f"the block's header hashes to {block.hash}",
+                    file=item.file,
+                    offset=item.offset,
+                    expected=item.hash,
+                )
+        except ParseError as exc:
+            if not skip_bad:
+                if batch_items:
+                    committer.commit(batch_items, batch_blocks, report)
+                raise
+            report.skipped.append(exc.one_line())
+            bad.add(item.hash)
+            continue
+        batch_items.append(item)
+        batch_blocks.append(block)
+        size += block.size
+        done_blocks += 1
+        done_bytes += block.size
+        if progress:
+            progress(done_blocks, done_bytes)
+        if len(batch_items) >= chunk_blocks or size >= chunk_bytes:
+            committer.commit(batch_items, batch_blocks, report)
+            batch_items, batch_blocks, size = [], [], 0
+    if batch_items:
+        committer.commit(batch_items, batch_blocks, report)
+
+
+def _tip(store: ChainStore, report: IngestReport) -> None:
+    row = store.con.execute(
+        "SELECT height, hash FROM chain_index ORDER BY height DESC LIMIT 1"
+    ).fetchone()
+    if row:
+        report.tip_height, report.tip_hash = int(row[0]), str(row[1])
+
+
+def ingest_files(
+    ws: Workspace,
+    paths: list[Path],
+    *,
+    network_name: str | None = None,
+    skip_bad: bool = False,
+    progress: Progress | None = None,
+    on_plan: Callable[[int, int], None] | None = None,
+) -> IngestReport:
+    """Ingest blk files, raw block files or folders of them (see the module docstring).
+
+    ``network_name`` names the network of raw block files (blk files carry theirs in
+    their magic); by default the blk files' network, else main.
+    """
+    started = time.perf_counter()
+    report = IngestReport()
+    store = ChainStore(ws)
+    store.remove_strays()
+    if not store.views_current():
+        store.refresh_views()
+    sources = list_sources(paths)
+    errors: list[ParseError] = []
+    headers = list(scan(sources, skip_bad=skip_bad, errors=errors))
+    report.skipped.extend(e.one_line() for e in errors)
+    nets = {h.network.name for h in headers if h.network is not None}
+    if network_name is not None:
+        net = network(network_name)
+        if nets - {net.name}:
+            raise UsageError(
+                f"--network {net.name} but the blk files are {', '.join(sorted(nets))}"
+            )
+    elif len(nets) > 1:
+        raise UsageError(f"blk files of several networks: {', '.join(sorted(nets))}")
+    else:
+        net = network(nets.pop() if nets else "main")
+    index = store.index()
+    stored_nets = {r.network for r in index.values()}
+    if stored_nets and stored_nets != {net.name}:
+        raise UsageError(
+            f"the store holds {', '.join(sorted(stored_nets))} blocks; these are {net.name}"
+        )
+    items, stale_stored = plan(index, headers, net, report)
+    if on_plan:
+        on_plan(len(items), sum(i.length for i in items))
+    rollback(store, stale_stored)
+    report.rolled_back.extend(stale_stored)
+    ingest_items(ws, items, report, skip_bad=skip_bad, progress=progress)
+    _tip(store, report)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,235 @@
+"""Blocks from a Bitcoin Core node over JSON-RPC (``getblockhash``, ``getblock`` verbosity 0).
+
+The node's best chain is authoritative: the ingest walks back from the store's highest
+block until the node has the same hash at that height (the fork point), rolls back what
+the store holds above it, and fetches the node's blocks from there, in batches.
+Credentials come from the URL (``http://user:password@host:8332/``) or, as Core writes
+it, a cookie file (``--rpc-cookie ~/.bitcoin/.cookie``).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from spector.chain._ingest import (
+    IngestReport,
+    Item,
+    Progress,
+    _tip,
+    block_work,
+    ingest_items,
+    rollback,
+)
+from spector.chain._network import NETWORKS, Network, network
+from spector.chain._store import ChainStore
+from spector.errors import InputError, UsageError
+from spector.store import Workspace
+
+__all__ = ["RpcClient", "ingest_rpc"]
+
+_CHAINS = {"main": "main", "test": "testnet3", "testnet4": "testnet4", "signet": "signet",
+           "regtest": "regtest"}  # fmt: skip
+
+
+class RpcError(InputError):
+    """The node answered with an error, or could not be reached."""
+
+
+class RpcClient:
+    """A minimal JSON-RPC 1.0 client for bitcoind."""
+
+    def __init__(self, url: str, *, cookie: Path | None = None, timeout: float = 60.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(f"not an RPC URL: {url}", hint="e.g. http://user:pass@host:8332/")
+        user, password = parts.username, parts.password
+        if cookie is not None:
+            try:
+                user, _, password = cookie.read_text(encoding="utf-8").strip().partition(":")
+            except OSError as exc:
+                raise InputError(f"cannot read: {exc.strerror}", where=cookie) from exc
+        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        self.url = urlunsplit((parts.scheme, netloc, parts.path or "/", "", ""))
+        self.display = self.url
+        self.auth = (
+            "Basic " + base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+            if user
+            else None
+        )
+        self.timeout = timeout
+        self._id = 0
+
+    def _post(self, payload: object) -> object:
+        body = json.dumps(payload).encode()
+        request = urllib.request.Request(self.url, data=body, method="POST")  # noqa: S310
+        request.add_header("Content-Type", "application/json")
+        if self.auth:
+            request.add_header("Authorization", self.auth)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:
+                raise RpcError("the node refused the credentials", where=self.display) from exc
+            raw = exc.read()
+            exc.close()
+            try:
+                return json.loads(raw)
+            except ValueError:
+                raise RpcError(f"HTTP {exc.code} from the node", where=self.display) from exc
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise RpcError(f"cannot reach the node: {reason}", where=self.display) from exc
+
+    def _result(self, reply: object, method: str) -> object:
+        if not isinstance(reply, dict) or "result" not in reply:
+            raise RpcError(f"{method}: not a JSON-RPC reply", where=self.display)
+        if reply.get("error"):
+            err = reply["error"]
+            raise RpcError(
+                f"{method}: {err.get('message')} (code {err.get('code')})", where=self.display
+            )
+        return reply["result"]
+
+    def call(self, method: str, *params: object) -> object:
+        self._id += 1
+        reply = self._post({"jsonrpc": "1.0", "id": self._id, "method": method, "params": params})
+        return self._result(reply, method)
+
+    def batch(self, method: str, params: list[list[object]]) -> list[object]:
+        if not params:
+            return []
+        calls = []
+        for p in params:
+            self._id += 1
+            calls.append({"jsonrpc": "1.0", "id": self._id, "method": method, "params": p})
+        replies = self._post(calls)
+        if not isinstance(replies, list) or len(replies) != len(calls):
+            raise RpcError(f"{method}: batch reply does not match the request", where=self.display)
+        by_id = {r.get("id"): r for r in replies if isinstance(r, dict)}
+        return [self._result(by_id.get(c["id"]), method) for c in calls]
+
+
+def _fork_height(client: RpcClient, stored: dict[int, str], node_tip: int) -> int:
+    """The highest height where the store and the node hold the same block (-1: none)."""
+    heights = sorted((h for h in stored if h <= node_tip), reverse=True)
+    step = 64
+    for i in range(0, len(heights), step):
+        chunk = heights[i : i + step]
+        hashes = client.batch("getblockhash", [[h] for h in chunk])
+        for h, node_hash in zip(chunk, hashes, strict=True):
+            if stored[h] == node_hash:
+                return h
+    return -1
+
+
+def ingest_rpc(
+    ws: Workspace,
+    url: str,
+    *,
+    cookie: Path | None = None,
+    skip_bad: bool = False,
+    batch: int = 16,
+    progress: Progress | None = None,
+    on_plan: Callable[[int, int], None] | None = None,
+) -> IngestReport:
+    """Ingest the node's best chain above what the store already holds."""
+    started = time.perf_counter()
+    report = IngestReport()
+    client = RpcClient(url, cookie=cookie)
+    info = client.call("getblockchaininfo")
+    if not isinstance(info, dict):
+        raise RpcError("getblockchaininfo: unexpected reply", where=client.display)
+    chain = str(info.get("chain"))
+    net = network(_CHAINS.get(chain, chain)) if chain in _CHAINS or chain in NETWORKS else None
+    if net is None:
+        raise RpcError(f"unknown chain {chain!r}", where=client.display)
+    node_tip = int(info["blocks"])
+    store = ChainStore(ws)
+    store.remove_strays()
+    if not store.views_current():
+        store.refresh_views()
+    index = store.index()
+    stored_nets = {r.network for r in index.values()}
+    if stored_nets and stored_nets != {net.name}:
+        raise UsageError(
+            f"the store holds {', '.join(sorted(stored_nets))} blocks; the node is {net.name}"
+        )
+    by_height = {r.height: r.hash for r in index.values()}
+    fork = _fork_height(client, by_height, node_tip)
+    heights = list(range(fork + 1, node_tip + 1))
+    node_hashes = [str(h) for h in client.batch("getblockhash", [[h] for h in heights])]
+    drop = [
+        r.hash
+        for r in index.values()
+        if r.height > fork and r.hash != _at(node_hashes, heights, r.height)
+    ]
+    dropped = set(drop)
+    keep_heights = {r.height for r in index.values() if r.hash not in dropped}
+    report.already = sum(1 for h in heights if h in keep_heights)
+    todo = [(h, x) for h, x in zip(heights, node_hashes, strict=True) if h not in keep_heights]
+    rollback(store, drop)
+    report.rolled_back.extend(drop)
+    work0 = index[by_height[fork]].chainwork if fork in by_height else 0
+    if on_plan:
+        on_plan(len(todo), 0)
+    ingest_items(
+        ws,
+        _items(client, todo, net, work0, batch),
+        report,
+        skip_bad=skip_bad,
+        progress=progress,
+    )
+    _tip(store, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _same(data: np.ndarray) -> np.ndarray:
+    return data
+
+
+def _at(hashes: list[str], heights: list[int], height: int) -> str | None:
+    i = height - heights[0] if heights else -1
+    return hashes[i] if 0 <= i < len(hashes) else None
+
+
+def _items(
+    client: RpcClient,
+    todo: list[tuple[int, str]],
+    net: Network,
+    work0: int,
+    batch: int,
+) -> Iterator[Item]:
+    work = work0
+    for i in range(0, len(todo), batch):
+        chunk = todo[i : i + batch]
+        raws = client.batch("getblock", [[h, 0] for _, h in chunk])
+        for (height, block_hash), raw in zip(chunk, raws, strict=True):
+            data = np.frombuffer(bytes.fromhex(str(raw)), np.uint8)
+            prev = data[4:36][::-1].tobytes().hex()
+            bits = int.from_bytes(data[72:76].tobytes(), "little")
+            work += block_work(bits)
+            yield Item(
+                hash=block_hash,
+                prev_hash=prev,
+                height=height,
+                chainwork=work,
+                anchored="node",
+                source=f"rpc:{client.display}#{height}",
+                load=functools.partial(_same, data),
+                network=net,
+                file=f"rpc getblock {block_hash}",
+                offset=0,
+                length=int(data.size),
+            )
