@@ -23,7 +23,7 @@ from spector.errors import InputError, ParseError
 
 __all__ = ["Header", "Source", "list_sources", "read_block", "scan"]
 
-_RAW_SUFFIXES = {".raw", ".bin", ".block", ".hex"}
+_RAW_SUFFIXES = {".raw", ".bin", ".block"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +75,19 @@ def list_sources(paths: list[Path]) -> list[Source]:
         folder = path / "blocks" if (path / "blocks").is_dir() else path
         key = _xor_key(folder)
         blk = sorted(folder.glob("blk*.dat"))
-        raw = sorted(p for p in folder.iterdir() if p.suffix in _RAW_SUFFIXES and p.is_file())
-        if not blk and not raw:
+        other = sorted(
+            p for p in folder.iterdir() if p.suffix in _RAW_SUFFIXES | {".blk"} and p.is_file()
+        )
+        if not blk and not other:
             raise InputError(
-                "no block files here", where=path, expected="blk*.dat or *.raw/*.bin/*.block"
+                "no block files here",
+                where=path,
+                expected="blk*.dat, *.blk, or raw blocks (*.raw, *.bin, *.block)",
             )
         out.extend(Source(p, "blk", key) for p in blk)
-        out.extend(Source(p, "raw") for p in raw)
+        for p in other:
+            kind = "raw" if p.suffix in _RAW_SUFFIXES else _sniff(p)
+            out.append(Source(p, kind, key if kind == "blk" else None))
     return out
 
 

@@ -48,7 +48,7 @@ T_ANCHOR = 10
 _B58 = np.frombuffer(b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz", np.uint8)
 _B32 = np.frombuffer(b"qpzry9x8gf2tvdw0s3jn54khce6mua7l", np.uint8)
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
-_GEN = np.array([0x3B6A57B2, 0x25264D3A, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3], np.uint32)
+_GEN = np.array([0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3], np.uint32)
 
 
 @njit(inline="always")
@@ -201,24 +201,100 @@ def classify(buf: np.ndarray, p: int, n: int) -> tuple[int, int, int, int]:
         and buf[p + 24] == 0xAC
     ):
         return T_P2PKH, p + 3, 20, -1
-    if n >= 3 and buf[p + n - 1] == 0xAE:
-        m = np.int64(buf[p])
-        k = np.int64(buf[p + n - 2])
-        if 0x51 <= m <= 0x60 and 0x51 <= k <= 0x60 and m <= k:
-            q = p + 1
-            keys = 0
-            stop = p + n - 2
-            while q < stop:
-                size = np.int64(buf[q])
-                if size != 33 and size != 65:
-                    return T_NONSTANDARD, 0, 0, -1
-                if q + 1 + size > stop or not _valid_pubkey(buf, q + 1, size):
-                    return T_NONSTANDARD, 0, 0, -1
-                q += 1 + size
-                keys += 1
-            if keys == k - 0x50 and keys >= 1:
-                return T_MULTISIG, 0, 0, -1
+    if n >= 1 and buf[p + n - 1] == 0xAE and _multisig(buf, p, p + n):
+        return T_MULTISIG, 0, 0, -1
     return T_NONSTANDARD, 0, 0, -1
+
+
+@njit(cache=True)
+def _get_op(buf: np.ndarray, p: int, end: int) -> tuple[int, int, int, int]:
+    """Core's GetScriptOp: (opcode, data start, data length, next); next -1 if truncated."""
+    if p >= end:
+        return -1, 0, 0, -1
+    op = np.int64(buf[p])
+    p += 1
+    if op > 0x4E:
+        return op, p, 0, p
+    if op < 0x4C:
+        size = op
+    elif op == 0x4C:
+        if p + 1 > end:
+            return op, 0, 0, -1
+        size = np.int64(buf[p])
+        p += 1
+    elif op == 0x4D:
+        if p + 2 > end:
+            return op, 0, 0, -1
+        size = np.int64(buf[p]) | (np.int64(buf[p + 1]) << 8)
+        p += 2
+    else:
+        if p + 4 > end:
+            return op, 0, 0, -1
+        size = _u32(buf, p)
+        p += 4
+    if end - p < size:
+        return op, 0, 0, -1
+    return op, p, size, p + size
+
+
+@njit(cache=True)
+def _script_number(buf: np.ndarray, op: int, ds: int, dl: int, lo: int, hi: int) -> int:
+    """Core's GetScriptNumber for multisig counts: OP_1..OP_16, or a minimal push of a
+    minimally encoded number; -1 when not a number in [lo, hi]."""
+    if 0x51 <= op <= 0x60:
+        value = op - 0x50
+    elif 0x01 <= op <= 0x4E:
+        # CheckMinimalPush
+        if dl == 1 and (1 <= buf[ds] <= 16 or buf[ds] == 0x81):
+            return -1
+        if dl <= 75:
+            if op != dl:
+                return -1
+        elif dl <= 255:
+            if op != 0x4C:
+                return -1
+        elif dl <= 65535 and op != 0x4D:
+            return -1
+        # CScriptNum(data, fRequireMinimal=true), at most 4 bytes
+        if dl > 4:
+            return -1
+        if dl > 0 and (buf[ds + dl - 1] & 0x7F) == 0:
+            if dl <= 1 or (buf[ds + dl - 2] & 0x80) == 0:
+                return -1
+        value = 0
+        for i in range(dl):
+            value |= np.int64(buf[ds + i]) << (8 * i)
+        if dl > 0 and buf[ds + dl - 1] & 0x80:
+            value = -(value & ~(np.int64(0x80) << (8 * (dl - 1))))
+    else:
+        return -1
+    if value < lo or value > hi:
+        return -1
+    return value
+
+
+@njit(cache=True)
+def _multisig(buf: np.ndarray, p: int, end: int) -> bool:
+    """Core's MatchMultisig: m <keys> n OP_CHECKMULTISIG, 1 <= m <= n <= 20."""
+    op, ds, dl, q = _get_op(buf, p, end)
+    if q < 0:
+        return False
+    required = _script_number(buf, op, ds, dl, 1, 20)
+    if required < 0:
+        return False
+    keys = 0
+    while True:
+        op, ds, dl, q = _get_op(buf, q, end)
+        if q < 0:
+            return False
+        if dl > 0 and _valid_pubkey(buf, ds, dl):
+            keys += 1
+            continue
+        break
+    count = _script_number(buf, op, ds, dl, required, 20)
+    if count < 0 or keys != count:
+        return False
+    return q + 1 == end
 
 
 @njit(cache=True)
@@ -422,19 +498,23 @@ def parse_txs(
             break
         flag = 0
         n_vin = cnt
+        count_at = p
         if cnt == 0:
+            # Core: an empty input list is followed by a flag byte; flag 0 means no inputs
+            # and no outputs (and nothing else to read but the lock time)
             if not _need(q, 1, end, status):
                 break
             flag = np.int64(buf[q])
             q += 1
-            body = q
             if flag != 0:
+                body = q
+                count_at = q
                 n_vin, q = _varint(buf, q, end, status)
                 if q < 0:
                     break
         p = q
         if n_vin * 41 > end - p:
-            status[0], status[1], status[2] = E_COUNT, p - 1, n_vin
+            status[0], status[1], status[2] = E_COUNT, count_at, n_vin
             break
         for _ in range(n_vin):
             if not _need(p, 36, end, status):
@@ -456,11 +536,12 @@ def parse_txs(
             break
         n_vout = 0
         if cnt != 0 or flag != 0:
+            count_at = p
             n_vout, p = _varint(buf, p, end, status)
             if p < 0:
                 break
             if n_vout * 9 > end - p:
-                status[0], status[1], status[2] = E_COUNT, p - 1, n_vout
+                status[0], status[1], status[2] = E_COUNT, count_at, n_vout
                 break
         for _ in range(n_vout):
             if not _need(p, 8, end, status):
@@ -486,6 +567,7 @@ def parse_txs(
         if status[0] != E_OK:
             break
         body_end = p
+        flag_byte = flag
         if flag & 1:
             flag ^= 1
             any_witness = False
@@ -515,7 +597,7 @@ def parse_txs(
                 status[0], status[1], status[2] = E_SUPERFLUOUS, s, 0
                 break
         if flag != 0:
-            status[0], status[1], status[2] = E_FLAG, s + 5, flag
+            status[0], status[1], status[2] = E_FLAG, s + 5, flag_byte
             break
         if not _need(p, 4, end, status):
             break

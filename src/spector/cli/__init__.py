@@ -45,8 +45,8 @@ def build_app() -> typer.Typer:
         export=typer.Typer(help="Export the workspace.", no_args_is_help=True),
         selectors=typer.Typer(help="Selector kinds and values.", no_args_is_help=True),
     )
-    from spector.cli._demo import demo
     from spector.chain import cli as chain_cli
+    from spector.cli._demo import demo
     from spector.collect import cli as collect_cli
     from spector.extract import cli as extract_cli
     from spector.model import cli as model_cli

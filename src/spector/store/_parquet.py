@@ -36,11 +36,19 @@ def _sql_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+# The chain's rows are Parquet files already (the workspace's chain/ folder); these two
+# tables only list those files and blocks, with paths that mean nothing elsewhere.
+NOT_EXPORTED = frozenset({"chain_index", "chain_files"})
+
+
 def export_parquet(store: Store, folder: Path) -> dict[str, int]:
-    """Write every table to ``folder`` (created if missing); return rows per table."""
+    """Write every table (but the chain's catalogue, see NOT_EXPORTED) to ``folder``
+    (created if missing); return rows per table."""
     folder.mkdir(parents=True, exist_ok=True)
     tables: dict[str, Any] = {}
     for table in store.tables():
+        if table in NOT_EXPORTED:
+            continue
         target = folder / f"{table}.parquet"
         order = ", ".join(f'"{k}"' for k in store.primary_key(table)) or "ALL"
         store.con.execute(
