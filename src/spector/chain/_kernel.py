@@ -258,9 +258,12 @@ def _script_number(buf: np.ndarray, op: int, ds: int, dl: int, lo: int, hi: int)
         # CScriptNum(data, fRequireMinimal=true), at most 4 bytes
         if dl > 4:
             return -1
-        if dl > 0 and (buf[ds + dl - 1] & 0x7F) == 0:
-            if dl <= 1 or (buf[ds + dl - 2] & 0x80) == 0:
-                return -1
+        if (
+            dl > 0
+            and (buf[ds + dl - 1] & 0x7F) == 0
+            and (dl <= 1 or (buf[ds + dl - 2] & 0x80) == 0)
+        ):
+            return -1
         value = 0
         for i in range(dl):
             value |= np.int64(buf[ds + i]) << (8 * i)
