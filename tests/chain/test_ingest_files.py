@@ -294,3 +294,36 @@ def test_network_mismatch_is_refused(workspace, shared_data, tmp_path):
 def test_missing_path(workspace, tmp_path):
     with pytest.raises(Exception, match="no such file"):
         ingest_files(workspace, [tmp_path / "nope"])
+
+
+def _rows(ws) -> dict[str, list[str]]:
+    con = ws.store.con
+    out = {}
+    for table in ("blocks", "txs", "inputs", "outputs", "addresses"):
+        query = (
+            f"SELECT * EXCLUDE (source) FROM {table}"
+            if table == "blocks"
+            else (f"SELECT * FROM {table}")
+        )
+        out[table] = sorted(map(repr, con.execute(query).fetchall()))
+    return out
+
+
+def test_history_after_the_block_is_backfilled(tmp_path):
+    from spector.store import Workspace
+
+    chain = Chain.grow(8)
+    late = write_blk(tmp_path / "late.dat", chain.blocks[4:])
+    early = write_blk(tmp_path / "early.dat", chain.blocks[:4])
+    with Workspace.init(tmp_path / "a") as a:
+        first = ingest_files(a, [late])
+        assert first.ingested == 4  # anchored by their BIP34 heights
+        unresolved = a.store.con.execute(
+            "SELECT count(*) FROM inputs WHERE NOT coinbase AND value IS NULL"
+        ).fetchone()[0]
+        assert unresolved == 2  # blocks 4 and 5 spend coinbases of blocks 2 and 3
+        second = ingest_files(a, [early])
+        assert second.backfilled == 2
+        with Workspace.init(tmp_path / "b") as b:
+            ingest_files(b, [early, late])
+            assert _rows(a) == _rows(b)

@@ -64,6 +64,40 @@ def test_range_chain_matches_its_truth(tmp_path, range_chain):
         assert found == (len(pairs),)
 
 
+def test_score_measures_the_chain(tmp_path, range_chain):
+    from spector.sim._score import score
+
+    out = range_chain.parent
+    with Workspace.init(tmp_path / "full") as ws:
+        ingest_files(ws, [range_chain / "blocks"])
+        chain = score(out, ws)["chain"]
+    assert chain == {
+        "recall": 1.0,
+        "transactions": chain["transactions"],
+        "fee_exact": 1.0,
+        "inputs_resolved": 1.0,
+        "sale_hops_found": 1.0,
+    }
+    # half the blocks: recall is the share of transactions in them
+    blk = sorted((range_chain / "blocks").glob("blk*.dat"))[0].read_bytes()
+    records, pos = [], 0
+    while pos < len(blk):
+        n = int.from_bytes(blk[pos + 4 : pos + 8], "little")
+        records.append(blk[pos : pos + 8 + n])
+        pos += 8 + n
+    half = len(records) // 2
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "blk00000.dat").write_bytes(b"".join(records[:half]))
+    truth = pq.read_table(range_chain / "transactions.parquet").to_pylist()
+    expected = sum(1 for t in truth if t["block_height"] < half) / len(truth)
+    with Workspace.init(tmp_path / "part") as ws:
+        ingest_files(ws, [tmp_path / "half"])
+        part = score(out, ws)["chain"]
+    assert part["recall"] == round(expected, 6)
+    assert part["recall"] < 1.0
+    assert part["sale_hops_found"] < 1.0
+
+
 def _run(capsys, *args):
     code = main(list(args))
     out, err = capsys.readouterr()

@@ -64,6 +64,7 @@ class IngestReport:
     stale: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # ParseError messages (--skip-bad)
+    backfilled: int = 0  # stored inputs resolved by outputs this ingest brought
     tip_height: int | None = None
     tip_hash: str | None = None
     seconds: float = 0.0
@@ -78,6 +79,7 @@ class IngestReport:
             "stale": self.stale,
             "orphans": self.orphans,
             "skipped": self.skipped,
+            "backfilled": self.backfilled,
             "tip_height": self.tip_height,
             "tip_hash": self.tip_hash,
             "seconds": round(self.seconds, 3),
@@ -356,49 +358,139 @@ def _arrow(
     return con.sql(sql, params=params).to_arrow_table()
 
 
+def _replace(
+    store: ChainStore,
+    replacements: dict[tuple[str, str], pa.Table],
+    tag: str,
+    *,
+    drop_index: list[str] | None = None,
+) -> None:
+    """Swap files for new contents (a file may become none) in one transaction."""
+    con = store.con
+    added: list[tuple[str, str, int, int, int]] = []
+    try:
+        for (table, _), data in replacements.items():
+            for new_rel, lo, hi, rows in store.write(table, data, tag):
+                added.append((table, new_rel, lo, hi, rows))
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table, rel in replacements:
+                con.execute("DELETE FROM chain_files WHERE tbl = ? AND path = ?", [table, rel])
+            con.executemany("INSERT INTO chain_files VALUES (?, ?, ?, ?, ?)", added)
+            if drop_index:
+                con.execute(
+                    "DELETE FROM chain_index WHERE hash IN (SELECT unnest(?))", [drop_index]
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    except BaseException:
+        for _, rel, *_ in added:
+            (store.ws.root / rel).unlink(missing_ok=True)
+        raise
+    for _, rel in replacements:
+        (store.ws.root / rel).unlink(missing_ok=True)
+    store.refresh_views()
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _touching(store: ChainStore, table: str, heights: set[int]) -> list[str]:
+    return [rel for rel, lo, hi in store.files(table) if any(lo <= h <= hi for h in heights)]
+
+
 def rollback(store: ChainStore, hashes: list[str]) -> None:
     """Remove the rows of these stored blocks from every table, in one transaction."""
     if not hashes:
         return
     con = store.con
-    heights = [
+    drop = {
         int(r[0])
         for r in con.execute(
             "SELECT height FROM chain_index WHERE hash IN (SELECT unnest(?))", [hashes]
         ).fetchall()
-    ]
-    low = min(heights)
-    drop = set(heights)
-    tag = f"rollback-{time.monotonic_ns() % 10**9:09d}"
-    replaced: list[tuple[str, str]] = []
-    added: list[tuple[str, str, int, int, int]] = []
-    for table in TABLES:
-        for rel, lo, hi in store.files(table):
-            if hi < low or not any(lo <= h <= hi for h in drop):
-                continue
-            data = _arrow(
-                con,
-                "SELECT * FROM read_parquet($1) WHERE height NOT IN (SELECT unnest($2))",
-                [store.abs(rel), sorted(drop)],
-            )
-            replaced.append((table, rel))
-            for new_rel, nlo, nhi, rows in store.write(table, data, tag):
-                added.append((table, new_rel, nlo, nhi, rows))
-    con.execute("BEGIN TRANSACTION")
+    }
+    replacements = {
+        (table, rel): _arrow(
+            con,
+            "SELECT * FROM read_parquet($1) WHERE height NOT IN (SELECT unnest($2))",
+            [store.abs(rel), sorted(drop)],
+        )
+        for table in TABLES
+        for rel in _touching(store, table, drop)
+    }
+    _replace(store, replacements, f"rollback-{time.monotonic_ns() % 10**9:09d}",
+             drop_index=hashes)  # fmt: skip
+
+
+_BACKFILL_INPUTS = """
+SELECT i.height, i.txid, i.vin, i.prev_txid, i.prev_vout, i.sequence, i.coinbase,
+       coalesce(i.value, o.value) AS value, coalesce(i.address, o.address) AS address,
+       coalesce(i.script_type, o.script_type) AS script_type,
+       coalesce(i.prev_height, o.height) AS prev_height
+FROM read_parquet($1) i
+LEFT JOIN outputs o
+    ON i.value IS NULL AND NOT i.coinbase AND o.txid = i.prev_txid AND o.vout = i.prev_vout
+ORDER BY i.height, i.txid, i.vin
+"""
+
+
+def backfill(store: ChainStore) -> int:
+    """Resolve stored inputs whose spent outputs arrived later (a lone block ingested
+    before its history); refresh those blocks' fees. Returns the inputs resolved."""
+    con = store.con
+    found = con.execute(
+        "SELECT i.height, count(*) FROM inputs i JOIN outputs o "
+        "ON o.txid = i.prev_txid AND o.vout = i.prev_vout "
+        "WHERE i.value IS NULL AND NOT i.coinbase GROUP BY i.height"
+    ).fetchall()
+    if not found:
+        return 0
+    heights = {int(r[0]) for r in found}
+    replacements: dict[tuple[str, str], pa.Table] = {}
+    new_inputs = []
+    for rel in _touching(store, "inputs", heights):
+        data = _arrow(con, _BACKFILL_INPUTS, [store.abs(rel)])
+        replacements[("inputs", rel)] = data
+        new_inputs.append(data)
+    # the rewritten rows, and the stored rows of every other height, as one relation
+    con.register("bf_inputs", pa.concat_tables(new_inputs))
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW resolved AS SELECT * FROM bf_inputs UNION ALL "
+        "SELECT * FROM inputs WHERE height NOT IN (SELECT DISTINCT height FROM bf_inputs)"
+    )
     try:
-        for table, rel in replaced:
-            con.execute("DELETE FROM chain_files WHERE tbl = ? AND path = ?", [table, rel])
-        con.executemany("INSERT INTO chain_files VALUES (?, ?, ?, ?, ?)", added)
-        con.execute("DELETE FROM chain_index WHERE hash IN (SELECT unnest(?))", [hashes])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        for _, rel, *_ in added:
-            (store.ws.root / rel).unlink(missing_ok=True)
-        raise
-    for _, rel in replaced:
-        (store.ws.root / rel).unlink(missing_ok=True)
-    store.refresh_views()
+        new_txs = []
+        for rel in _touching(store, "txs", heights):
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW new_txs AS "
+                f"SELECT * FROM read_parquet({_lit(store.abs(rel))})"
+            )
+            data = _arrow(con, _TXS)
+            replacements[("txs", rel)] = data
+            new_txs.append(data)
+        con.register("bf_txs", pa.concat_tables(new_txs))
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW final_txs AS SELECT * FROM bf_txs UNION ALL "
+            "SELECT * FROM txs WHERE height NOT IN (SELECT DISTINCT height FROM bf_txs)"
+        )
+        for rel in _touching(store, "blocks", heights):
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW new_blocks AS "
+                f"SELECT * FROM read_parquet({_lit(store.abs(rel))})"
+            )
+            replacements[("blocks", rel)] = _arrow(con, _BLOCKS)
+    finally:
+        for view in ("new_txs", "new_blocks", "final_txs", "resolved"):
+            con.execute(f"DROP VIEW IF EXISTS {view}")
+        for name in ("bf_inputs", "bf_txs"):
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(name)
+    _replace(store, replacements, f"backfill-{time.monotonic_ns() % 10**9:09d}")
+    return sum(int(r[1]) for r in found)
 
 
 def ingest_items(
@@ -513,6 +605,8 @@ def ingest_files(
     rollback(store, stale_stored)
     report.rolled_back.extend(stale_stored)
     ingest_items(ws, items, report, skip_bad=skip_bad, progress=progress)
+    if report.ingested:
+        report.backfilled = backfill(store)
     _tip(store, report)
     report.seconds = time.perf_counter() - started
     return report

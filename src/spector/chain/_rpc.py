@@ -26,6 +26,7 @@ from spector.chain._ingest import (
     Item,
     Progress,
     _tip,
+    backfill,
     block_work,
     ingest_items,
     rollback,
@@ -190,6 +191,8 @@ def ingest_rpc(
         skip_bad=skip_bad,
         progress=progress,
     )
+    if report.ingested:
+        report.backfilled = backfill(store)
     _tip(store, report)
     report.seconds = time.perf_counter() - started
     return report

@@ -30,7 +30,49 @@ def score(out: Path, ws: Workspace) -> dict[str, Any]:
         }
     }
     result["extraction"] = _extraction(out, ws, truth, day)
+    result["chain"] = _chain(out, ws)
     return result
+
+
+def _chain(out: Path, ws: Workspace) -> dict[str, Any]:
+    """Ingestion: the range's transactions found at their heights with their fees, every
+    input resolved, every hop of every sale's payment path found as an output."""
+    folder = out / "chain"
+    if not (folder / "transactions.parquet").is_file():
+        return {"recall": None}
+    from spector.chain._query import ensure_views
+
+    ensure_views(ws)
+    con = ws.store.con
+    truth = pq.read_table(folder / "transactions.parquet").to_pylist()
+    got = {
+        r[0]: (int(r[1]), r[2]) for r in con.execute("SELECT txid, height, fee FROM txs").fetchall()
+    }
+    if not got:
+        return {"recall": None}
+    found = [t for t in truth if got.get(t["txid"], (None,))[0] == t["block_height"]]
+    paid = [t for t in found if t["kind"] != "coinbase"]
+    fees_exact = sum(1 for t in paid if got[t["txid"]][1] == t["fee_sat"])
+    inputs = con.execute(
+        "SELECT count(*), count(value) FROM inputs WHERE NOT coinbase"
+    ).fetchone() or (0, 0)
+    hops = {
+        (p["txid"], p["address"]) for p in pq.read_table(folder / "sale_paths.parquet").to_pylist()
+    }
+    seen = set(
+        con.execute(
+            "SELECT DISTINCT txid, address FROM outputs WHERE (txid, address) IN "
+            "(SELECT unnest(?), unnest(?))",
+            [[h[0] for h in hops], [h[1] for h in hops]],
+        ).fetchall()
+    ) if hops else set()  # fmt: skip
+    return {
+        "recall": round(len(found) / len(truth), 6) if truth else None,
+        "transactions": len(truth),
+        "fee_exact": round(fees_exact / len(paid), 6) if paid else None,
+        "inputs_resolved": round(inputs[1] / inputs[0], 6) if inputs[0] else None,
+        "sale_hops_found": round(len(seen) / len(hops), 6) if hops else None,
+    }
 
 
 def _extraction(out: Path, ws: Workspace, truth: dict[str, Any], day: int) -> dict[str, Any]:
