@@ -98,6 +98,38 @@ def test_score_measures_the_chain(tmp_path, range_chain):
     assert part["sale_hops_found"] < 1.0
 
 
+def test_seized_orders_link_to_their_payments(tmp_path, range_chain):
+    import json as _json
+
+    from spector.extract._seized import import_seized
+
+    out = range_chain.parent
+    truth = _json.loads((out / "truth.json").read_text(encoding="utf-8"))
+    seized = truth["seized_export"]
+    name = next(m["name"] for m in truth["markets"] if m["market_id"] == seized["market_id"])
+    with Workspace.init(tmp_path / "ws") as ws:
+        import_seized(ws.store, out / seized["folder"], name)
+        ingest_files(ws, [range_chain / "blocks"])
+        con = ws.store.con
+        orders = con.execute(
+            "SELECT count(*) FROM orders WHERE payto_address IS NOT NULL"
+        ).fetchone()[0]
+        assert orders > 0
+        linked = con.execute(
+            "SELECT count(DISTINCT order_id), count(*), count(*) FILTER (WHERE amount_matches) "
+            "FROM order_payments"
+        ).fetchone()
+        # every order was paid once, to its own pay-to address, for its amount
+        assert linked == (orders, orders, orders)
+        # and the payment is the first hop of that sale's path in the range's truth
+        hops = {
+            (p["txid"], p["address"])
+            for p in pq.read_table(range_chain / "sale_paths.parquet").to_pylist()
+        }
+        pays = set(con.execute("SELECT txid, address FROM order_payments").fetchall())
+        assert pays <= hops
+
+
 def _run(capsys, *args):
     code = main(list(args))
     out, err = capsys.readouterr()

@@ -57,6 +57,18 @@ GROUP BY m.address
 """
 
 
+ORDER_PAYMENTS_VIEW = """
+CREATE OR REPLACE VIEW order_payments AS
+SELECT o.id AS order_id, o.market_id, o.order_ref, o.vendor_id, o.buyer,
+       o.payto_address AS address, o.amount, o.currency, o.created_at,
+       p.txid, p.vout, p.value, p.height, b.time AS paid_at,
+       (o.currency = 'BTC' AND round(o.amount * 100000000) = p.value) AS amount_matches
+FROM orders o
+JOIN outputs p ON p.address = o.payto_address
+LEFT JOIN blocks b ON b.height = p.height
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class IndexRow:
     """A block the store holds (``chainwork`` as an int)."""
@@ -115,6 +127,8 @@ class ChainStore:
                 body = f"SELECT {cols} WHERE false"
             self.con.execute(f"CREATE OR REPLACE {kind} {table} AS {body}")
         self.con.execute(ADDRESSES_VIEW.replace("VIEW", kind, 1))
+        # seized orders (extract) linked to the outputs that paid their pay-to address
+        self.con.execute(ORDER_PAYMENTS_VIEW.replace("VIEW", kind, 1))
 
     def views_current(self) -> bool:
         """Whether the views exist and point at this workspace's files."""

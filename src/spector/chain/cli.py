@@ -256,12 +256,19 @@ def _demo_chain(ctx: DemoContext) -> str:
         "JOIN txs USING (height, txid) WHERE NOT inputs.coinbase"
     ).fetchone()
     addresses = con.execute("SELECT count(*) FROM addresses").fetchone()
-    if row is None or addresses is None:
+    orders = con.execute(
+        "SELECT (SELECT count(*) FROM orders WHERE payto_address IS NOT NULL), "
+        "count(DISTINCT order_id), count(DISTINCT order_id) FILTER (WHERE amount_matches) "
+        "FROM order_payments"
+    ).fetchone()
+    if row is None or addresses is None or orders is None:
         return "no rows"
     return (
         f"{report.ingested:,} blocks, {report.txs:,} txs ({report.bytes / 1e6:,.1f} MB in "
         f"{report.seconds:.1f} s); {row[1]:,} of {row[0]:,} inputs resolved; "
-        f"{addresses[0]:,} addresses; again: {again.ingested} new, {again.already:,} already held"
+        f"{addresses[0]:,} addresses; {orders[1]:,} of {orders[0]:,} seized orders paid on "
+        f"chain ({orders[2]:,} for the exact amount); again: {again.ingested} new, "
+        f"{again.already:,} already held"
     )
 
 
