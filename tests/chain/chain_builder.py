@@ -1,5 +1,6 @@
 """Small regtest-style chains for the ingest tests: blocks written byte by byte here
-(independently of the parser), with P2PKH/P2WPKH outputs and spends, forks at will."""
+(independently of the parser), with P2PKH/P2WPKH outputs and spends, forks at will,
+mined to the regtest target (the ingest checks proof of work)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,8 @@ class Block:
     time: int
     version: int = 0x20000000
     nonce: int = 0
+    bits: int = BITS
+    mine: bool = True  # False: keep the nonce, whatever the hash (a forged header)
     raw_bytes: bytes = field(default=b"", init=False)
 
     def __post_init__(self) -> None:
@@ -83,8 +86,16 @@ class Block:
             if len(level) % 2:
                 level.append(level[-1])
             level = [sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
-        header = struct.pack("<i", self.version) + self.prev + level[0]
-        header += struct.pack("<III", self.time, BITS, self.nonce)
+        head = struct.pack("<i", self.version) + self.prev + level[0]
+        head += struct.pack("<II", self.time, self.bits)
+        target = 0x7FFFFF << (8 * (0x20 - 3))
+        nonce = self.nonce * 1000 if self.mine else self.nonce  # forks search apart
+        while (
+            self.mine
+            and int.from_bytes(sha256d(head + struct.pack("<I", nonce)), "little") > target
+        ):
+            nonce += 1  # regtest difficulty: about two tries
+        header = head + struct.pack("<I", nonce)
         self.raw_bytes = header + compact(len(self.txs)) + b"".join(t.raw() for t in self.txs)
 
     @property

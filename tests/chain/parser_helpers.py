@@ -137,6 +137,18 @@ def coinbase(height: int, outputs: list[tuple[int, bytes]], *, witness: bool = F
     )
 
 
+def merkle_mutated(hashes: list[bytes]) -> bool:
+    """Core's ComputeMerkleRoot ``mutated`` flag: some level pairs two equal hashes."""
+    level = list(hashes)
+    while len(level) > 1:
+        if any(level[i] == level[i + 1] for i in range(0, len(level) - 1, 2)):
+            return True
+        if len(level) % 2:
+            level.append(level[-1])
+        level = [sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+    return False
+
+
 def merkle_root(hashes: list[bytes]) -> bytes:
     level = list(hashes)
     while len(level) > 1:
@@ -374,6 +386,8 @@ def ref_block(data: bytes, *, check_merkle: bool = True) -> RefBlock:
     root = merkle_root([bytes.fromhex(t.txid)[::-1] for t in txs])
     if check_merkle and root != hdr[36:68]:
         raise RefError("merkle mismatch")
+    if check_merkle and merkle_mutated([bytes.fromhex(t.txid)[::-1] for t in txs]):
+        raise RefError("mutated merkle tree (CVE-2012-2459)")
     return RefBlock(display(sha256d(hdr)), display(hdr[4:36]), display(root), txs, r.compacts)
 
 

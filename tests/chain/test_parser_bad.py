@@ -326,3 +326,18 @@ def test_empty_tx_with_wrong_merkle_still_fails() -> None:
     bad = raw[:36] + b"\x00" * 32 + raw[68:]
     with pytest.raises(ParseError, match="merkle root"):
         parse_block(bad)
+
+
+def test_duplicated_transactions_cve_2012_2459() -> None:
+    """[a, b, c] and [a, b, c, c] have the same merkle root; the second is refused."""
+    a = coinbase(5, [(50, b"\x51")])
+    b = Tx([In(b"\x11" * 32, 0)], [(1, b"\x51")], version=1)
+    c = Tx([In(b"\x22" * 32, 1)], [(2, b"\x52")], version=1)
+    good = make_block([a, b, c])
+    root = good[36:68]
+    bad = make_block([a, b, c, c], merkle=root)
+    assert parse_block(good).tx_count == 3
+    with pytest.raises(ParseError, match="CVE-2012-2459") as caught:
+        parse_block(bad)
+    assert caught.value.offset == 80
+    assert bad[:80] == good[:80]  # the same header: the same block hash

@@ -66,7 +66,7 @@ class Parsed(NamedTuple):
 
 def _error(status: np.ndarray, file: str | None, base: int, start: int) -> ParseError:
     code, offset, aux = (int(x) for x in status)
-    at = base + offset - start if offset >= start else base + offset
+    at = base + offset - start
     if code == k.E_TRUNC:
         return ParseError(
             "data ends inside the block",
@@ -112,6 +112,13 @@ def _error(status: np.ndarray, file: str | None, base: int, start: int) -> Parse
             file=file,
             offset=at,
             expected="the header's merkle root",
+        )
+    if code == k.E_MUTATED:
+        return ParseError(
+            "the merkle tree pairs two equal hashes: a duplicated transaction list (CVE-2012-2459)",
+            file=file,
+            offset=at,
+            expected="distinct hashes in every pair",
         )
     if code == k.E_NOTX:
         return ParseError("block without transactions", file=file, offset=at, expected="a coinbase")
@@ -371,7 +378,12 @@ def parse_block(
     ``file`` and the byte offset (``offset`` is where the block starts in that file).
     """
     net = network(network_name)
-    buf = data if isinstance(data, np.ndarray) else np.frombuffer(data, np.uint8)
+    if isinstance(data, np.ndarray):
+        buf = np.ascontiguousarray(data, dtype=np.uint8)
+        if buf.ndim != 1:
+            raise ParseError("not a byte string", file=file, offset=offset, expected="bytes")
+    else:
+        buf = np.frombuffer(data, np.uint8)
     name = str(file) if file is not None else None
     if buf.size < 81:
         raise ParseError(

@@ -225,11 +225,19 @@ def _records(
 
 
 def _resync(data: np.ndarray, start: int, net: Network | None) -> int:
-    """The next offset at or after ``start`` where a record could begin."""
+    """The next offset at or after ``start`` where a record could begin (no copy of the
+    rest of the file: candidates are found by their first byte, then checked)."""
     magics = [net.magic] if net else [n.magic for n in _all_networks()]
-    raw = data[start:].tobytes()
-    found = [i for i in (raw.find(m) for m in magics) if i >= 0]
-    return start + min(found) if found else int(data.size)
+    best = int(data.size)
+    for magic in magics:
+        for i in np.flatnonzero(data[start:] == magic[0]):
+            at = start + int(i)
+            if at >= best:
+                break
+            if data[at : at + 4].tobytes() == magic:
+                best = at
+                break
+    return best
 
 
 def _all_networks() -> list[Network]:

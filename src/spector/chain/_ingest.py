@@ -41,14 +41,15 @@ Progress = Callable[[int, int], None]  # (blocks done, bytes done)
 
 
 def block_work(bits: int) -> int:
-    """The expected number of hashes for a block with this compact target."""
+    """The expected number of hashes for a block with this compact target (Core's
+    GetBlockProof: 0 for a negative, zero or overflowing target)."""
     exponent = bits >> 24
     mantissa = bits & 0x007FFFFF
     if bits & 0x00800000 or mantissa == 0:
-        return 1
+        return 0
     target = mantissa << (8 * (exponent - 3)) if exponent >= 3 else mantissa >> (8 * (3 - exponent))
     if target <= 0 or target >= 1 << 256:
-        return 1
+        return 0
     return (1 << 256) // (target + 1)
 
 
@@ -97,6 +98,7 @@ class Item:
     anchored: str
     source: str
     load: Callable[[], np.ndarray]
+    bits: int
     network: Network
     file: str | None = None
     offset: int = 0
@@ -116,6 +118,17 @@ class _Node:
     anchored: str = ""
 
 
+@dataclass
+class Plan:
+    """What an ingest will do: ``items`` to add in height order, stored blocks to
+    ``rollback``, and stored blocks whose chain work or anchoring changed (``relinked``:
+    a detached block whose history arrived)."""
+
+    items: list[Item]
+    rollback: list[str]
+    relinked: list[tuple[str, int, str]]  # (hash, chainwork, anchored)
+
+
 def _bip34(header: Header, net: Network) -> int | None:
     try:
         block = parse_block(
@@ -123,93 +136,119 @@ def _bip34(header: Header, net: Network) -> int | None:
         )
     except ParseError:
         return None
-    return block.height
+    height = block.height
+    if height is None or height < net.bip34_height:
+        return None  # before BIP34 the first push of a coinbase is not a height
+    return height
+
+
+def check_pow(block_hash: str, bits: int, net: Network) -> str | None:
+    """Why the header's proof of work is invalid, or None (Core's CheckProofOfWork)."""
+    exponent, mantissa = bits >> 24, bits & 0x007FFFFF
+    if bits & 0x00800000 and mantissa:
+        return f"bits 0x{bits:08x} encode a negative target"
+    target = mantissa << (8 * (exponent - 3)) if exponent >= 3 else mantissa >> (8 * (3 - exponent))
+    if target == 0 or target >= 1 << 256:
+        return f"bits 0x{bits:08x} encode no valid target"
+    if target > net.pow_limit:
+        return f"bits 0x{bits:08x} are easier than the {net.name} limit"
+    if int(block_hash, 16) > target:
+        return f"the header hash is above the target of bits 0x{bits:08x}"
+    return None
 
 
 def plan(
-    index: dict[str, IndexRow], headers: Iterable[Header], net: Network, report: IngestReport
-) -> tuple[list[Item], list[str]]:
-    """(blocks to ingest in height order, stored hashes to roll back)."""
+    index: dict[str, IndexRow],
+    headers: Iterable[Header],
+    net: Network,
+    report: IngestReport,
+    *,
+    skip_bad: bool = False,
+    exclude: frozenset[str] = frozenset(),
+) -> Plan:
+    """Join new headers to the stored blocks and choose each tree's best branch.
+
+    Each tree of blocks (linked by previous-block hash) is anchored at its root: the
+    genesis rule, a stored height, the root's BIP34 height, or else a stored block inside
+    the tree; heights and cumulative work are recomputed for every block of the tree,
+    stored ones included. Its best branch is the one with the most work (ties: what the
+    store holds, then the first read). Trees anchored at genesis claim their heights
+    first, then the others by work: a block whose height is already claimed is dropped,
+    with its descendants (rolled back when stored, reported stale when new).
+    """
     nodes: dict[str, _Node] = {}
     for row in index.values():
-        nodes[row.hash] = _Node(
-            row.hash, row.prev_hash, 0, -1, stored=row, height=row.height,
-            work=row.chainwork, anchored=row.anchored,
-        )  # fmt: skip
+        nodes[row.hash] = _Node(row.hash, row.prev_hash, row.bits, -1, stored=row)
     for h in headers:
         if h.hash in nodes:
             if nodes[h.hash].stored is not None:
                 report.already += 1
             continue
+        if h.hash in exclude:
+            continue
+        why = check_pow(h.hash, h.bits, net)
+        if why is not None:
+            err = ParseError(
+                f"proof of work: {why}",
+                file=h.source.path,
+                offset=h.offset,
+                expected="a header hash at or below its target",
+            )
+            if not skip_bad:
+                raise err
+            report.skipped.append(err.one_line())
+            continue
         nodes[h.hash] = _Node(h.hash, h.prev_hash, h.bits, h.order, header=h)
     children: dict[str, list[_Node]] = {}
     for node in nodes.values():
         children.setdefault(node.prev, []).append(node)
-    roots = [n for n in nodes.values() if n.prev not in nodes]
-    # heights and work, from each root down
-    for root in roots:
-        if root.stored is None and root.header is not None:
-            if root.prev == ZERO:
-                root.height, root.anchored = 0, "genesis"
-            elif root.prev == net.genesis:
-                root.height, root.anchored = 1, "genesis"
-            else:
-                height = _bip34(root.header, net)
-                if height is None:
-                    continue
-                root.height, root.anchored = height, "bip34"
-            root.work = block_work(root.bits)
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            for child in children.get(node.hash, []):
-                if child.stored is None and node.height is not None:
-                    child.height = node.height + 1
-                    child.work = node.work + block_work(child.bits)
-                    child.anchored = "parent"
-                stack.append(child)
-    # the best leaf of each tree
-    keep: set[str] = set()
-    for root in roots:
-        if root.height is None:
+    for kids in children.values():
+        kids.sort(key=lambda n: (n.stored is None, n.order))
+    trees: list[tuple[tuple[int, int, int], list[_Node]]] = []
+    for root in (n for n in nodes.values() if n.prev not in nodes):
+        members = _tree(root, children)
+        if not _anchor(root, members, net):
+            report.orphans.extend(n.hash for n in members if n.stored is None)
             continue
-        best: _Node | None = None
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            kids = children.get(node.hash, [])
-            stack.extend(kids)
-            if kids:
-                continue
-            if (
-                best is None
-                or node.work > best.work
-                or (node.work == best.work and _prefer(node, best))
-            ):
-                best = node
+        _heights(root, children)
+        best = max(
+            (n for n in members if not children.get(n.hash)),
+            key=lambda n: (n.work, n.stored is not None, -n.order),
+        )
+        path: list[_Node] = []
         walk: _Node | None = best
         while walk is not None:
-            keep.add(walk.hash)
+            path.append(walk)
             walk = nodes.get(walk.prev)
+        path.reverse()
+        rank = 0 if root.anchored == "genesis" else 1
+        trees.append(((rank, -best.work, min(n.order for n in members)), path))
+    keep: set[str] = set()
+    taken: set[int] = set()
+    for _, path in sorted(trees, key=lambda t: t[0]):
+        for node in path:
+            if node.height in taken:
+                break  # this node and the rest of the branch lose their heights
+            assert node.height is not None  # noqa: S101 - set by _heights for every path node
+            taken.add(node.height)
+            keep.add(node.hash)
     rollback = [n.hash for n in nodes.values() if n.stored is not None and n.hash not in keep]
-    taken = {n.height for n in nodes.values() if n.stored is not None and n.hash in keep}
+    relinked = [
+        (n.hash, n.work, n.anchored)
+        for n in nodes.values()
+        if n.stored is not None
+        and n.hash in keep
+        and (n.work != n.stored.chainwork or n.anchored != n.stored.anchored)
+    ]
     items: list[Item] = []
-    blocked: set[str] = set()
     for node in sorted(
         (n for n in nodes.values() if n.stored is None and n.height is not None),
         key=lambda n: (n.height, n.order),
     ):
-        if node.hash not in keep:
+        header = node.header
+        if node.hash not in keep or header is None or node.height is None:
             report.stale.append(node.hash)
             continue
-        if node.height in taken or node.prev in blocked:
-            report.stale.append(node.hash)  # another tree holds this height
-            blocked.add(node.hash)
-            continue
-        header = node.header
-        if node.height is None or header is None:  # not reached: filtered above
-            continue
-        taken.add(node.height)
         items.append(
             Item(
                 hash=node.hash,
@@ -217,6 +256,7 @@ def plan(
                 height=node.height,
                 chainwork=node.work,
                 anchored=node.anchored,
+                bits=node.bits,
                 source=f"{header.source.path.name}@{header.offset}",
                 load=functools.partial(read_block, header),
                 network=header.network or net,
@@ -225,15 +265,58 @@ def plan(
                 length=header.length,
             )
         )
-    report.orphans.extend(n.hash for n in nodes.values() if n.stored is None and n.height is None)
-    return items, rollback
+    return Plan(items, rollback, relinked)
 
 
-def _prefer(node: _Node, best: _Node) -> bool:
-    """Between leaves of equal work: the stored one, else the first read."""
-    if (node.stored is None) != (best.stored is None):
-        return node.stored is not None
-    return node.order < best.order
+def _tree(root: _Node, children: dict[str, list[_Node]]) -> list[_Node]:
+    out, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(children.get(node.hash, []))
+    return out
+
+
+def _anchor(root: _Node, members: list[_Node], net: Network) -> bool:
+    """Give the root a height and an anchoring; False when nothing anchors the tree."""
+    if root.prev == ZERO:
+        root.height, root.anchored = 0, "genesis"
+    elif root.prev == net.genesis:
+        root.height, root.anchored = 1, "genesis"
+    elif root.stored is not None:
+        root.height, root.anchored = root.stored.height, root.stored.anchored
+    else:
+        height = _bip34(root.header, net) if root.header is not None else None
+        if height is not None:
+            root.height, root.anchored = height, "bip34"
+        else:
+            # a new parent of stored blocks: count back from the first stored one
+            depth = {root.hash: 0}
+            for node in members[1:]:
+                depth[node.hash] = depth[node.prev] + 1
+            stored = next((n for n in members if n.stored is not None), None)
+            if stored is None or stored.stored is None:
+                return False
+            root.height = stored.stored.height - depth[stored.hash]
+            root.anchored = stored.stored.anchored
+            if root.height < 0:
+                return False
+    root.work = block_work(root.bits)
+    return True
+
+
+def _heights(root: _Node, children: dict[str, list[_Node]]) -> None:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for child in children.get(node.hash, []):
+            if node.height is not None:
+                child.height = node.height + 1
+            child.work = node.work + block_work(child.bits)
+            child.anchored = "parent" if child.stored is None else child.stored.anchored
+            if child.stored is not None and child.stored.anchored == "bip34":
+                child.anchored = node.anchored  # its history arrived
+            stack.append(child)
 
 
 # -- committing ---------------------------------------------------------------------------
@@ -329,10 +412,10 @@ class _Committer:
             try:
                 con.executemany("INSERT INTO chain_files VALUES (?, ?, ?, ?, ?)", written)
                 con.executemany(
-                    "INSERT INTO chain_index VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO chain_index VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
-                            i.hash, i.height, i.prev_hash, f"{i.chainwork:064x}",
+                            i.hash, i.height, i.prev_hash, i.bits, f"{i.chainwork:064x}",
                             i.network.name, i.anchored, i.source, now,
                         )
                         for i in items
@@ -376,7 +459,8 @@ def _replace(
         try:
             for table, rel in replacements:
                 con.execute("DELETE FROM chain_files WHERE tbl = ? AND path = ?", [table, rel])
-            con.executemany("INSERT INTO chain_files VALUES (?, ?, ?, ?, ?)", added)
+            if added:
+                con.executemany("INSERT INTO chain_files VALUES (?, ?, ?, ?, ?)", added)
             if drop_index:
                 con.execute(
                     "DELETE FROM chain_index WHERE hash IN (SELECT unnest(?))", [drop_index]
@@ -528,6 +612,14 @@ def ingest_items(
                     offset=item.offset,
                     expected=item.hash,
                 )
+            why = check_pow(block.hash, block.bits, item.network)
+            if why is not None:
+                raise ParseError(
+                    f"proof of work: {why}",
+                    file=item.file,
+                    offset=item.offset,
+                    expected="a header hash at or below its target",
+                )
         except ParseError as exc:
             if not skip_bad:
                 if batch_items:
@@ -558,6 +650,60 @@ def _tip(store: ChainStore, report: IngestReport) -> None:
         report.tip_height, report.tip_hash = int(row[0]), str(row[1])
 
 
+def _validated_plan(
+    index: dict[str, IndexRow],
+    headers: list[Header],
+    net: Network,
+    report: IngestReport,
+    *,
+    skip_bad: bool,
+) -> Plan:
+    """A plan whose reorg, if any, is to blocks that parse: before a stored branch is
+    rolled back, the new blocks up to one above its top are parsed; a bad one (and what
+    builds on it) is left out and the plan made again, so the old branch may stay."""
+    excluded: set[str] = set()
+    skipped: list[str] = []
+    while True:
+        trial = IngestReport()
+        chosen = plan(index, headers, net, trial, skip_bad=skip_bad,
+                      exclude=frozenset(excluded))  # fmt: skip
+        if not chosen.rollback:
+            break
+        top = max(index[h].height for h in chosen.rollback) + 1
+        bad = None
+        for item in chosen.items:
+            if item.height > top:
+                break
+            try:
+                parse_block(item.load(), network_name=item.network, addresses=False,
+                            file=item.file, offset=item.offset)  # fmt: skip
+            except ParseError as exc:
+                if not skip_bad:
+                    raise
+                bad = item.hash
+                skipped.append(exc.one_line())
+                break
+        if bad is None:
+            break
+        excluded.add(bad)
+    report.already += trial.already
+    report.stale.extend(trial.stale)
+    report.orphans.extend(trial.orphans)
+    report.skipped.extend(trial.skipped + skipped)
+    report.orphans.extend(h for h in excluded if h not in report.orphans)
+    return chosen
+
+
+def relink(store: ChainStore, changes: list[tuple[str, int, str]]) -> None:
+    """Record new chain work and anchoring of stored blocks (their history arrived)."""
+    if not changes:
+        return
+    store.con.executemany(
+        "UPDATE chain_index SET chainwork = ?, anchored = ? WHERE hash = ?",
+        [(f"{work:064x}", anchored, block_hash) for block_hash, work, anchored in changes],
+    )
+
+
 def ingest_files(
     ws: Workspace,
     paths: list[Path],
@@ -576,8 +722,7 @@ def ingest_files(
     report = IngestReport()
     store = ChainStore(ws)
     store.remove_strays()
-    if not store.views_current():
-        store.refresh_views()
+    store.refresh_views()
     sources = list_sources(paths)
     errors: list[ParseError] = []
     headers = list(scan(sources, skip_bad=skip_bad, errors=errors))
@@ -599,14 +744,14 @@ def ingest_files(
         raise UsageError(
             f"the store holds {', '.join(sorted(stored_nets))} blocks; these are {net.name}"
         )
-    items, stale_stored = plan(index, headers, net, report)
+    chosen = _validated_plan(index, headers, net, report, skip_bad=skip_bad)
     if on_plan:
-        on_plan(len(items), sum(i.length for i in items))
-    rollback(store, stale_stored)
-    report.rolled_back.extend(stale_stored)
-    ingest_items(ws, items, report, skip_bad=skip_bad, progress=progress)
-    if report.ingested:
-        report.backfilled = backfill(store)
+        on_plan(len(chosen.items), sum(i.length for i in chosen.items))
+    rollback(store, chosen.rollback)
+    report.rolled_back.extend(chosen.rollback)
+    relink(store, chosen.relinked)
+    ingest_items(ws, chosen.items, report, skip_bad=skip_bad, progress=progress)
+    report.backfilled = backfill(store)
     _tip(store, report)
     report.seconds = time.perf_counter() - started
     return report

@@ -28,6 +28,7 @@ E_SUPERFLUOUS = 5  # witness flag set but every witness empty
 E_TRAILING = 6  # bytes after the last transaction; aux = how many
 E_MERKLE = 7  # merkle root does not match the header
 E_NOTX = 8  # a block without transactions
+E_MUTATED = 9  # two equal hashes paired in the merkle tree (CVE-2012-2459)
 
 MAX_SIZE = 0x02000000
 TMP_BYTES = 96 + CTX_BYTES  # digest, hash context, base58 payload
@@ -627,9 +628,19 @@ def parse_txs(
         level = txid.copy()
         n = ntx
         pair = np.empty(64, np.uint8)
+        mutated = False
         while n > 1:
             m = 0
             for i in range(0, n, 2):
+                if i + 1 < n and not mutated:
+                    # Core's ComputeMerkleRoot: a pair of equal hashes means the block's
+                    # transaction list can be mutated without changing its merkle root
+                    same = True
+                    for k in range(32):
+                        if level[i, k] != level[i + 1, k]:
+                            same = False
+                            break
+                    mutated = same
                 pair[:32] = level[i]
                 pair[32:] = level[i + 1] if i + 1 < n else level[i]
                 _sha256d(pair, 0, 64, tmp, level[m])
@@ -639,6 +650,8 @@ def parse_txs(
             if level[0, k] != buf[start + 36 + k]:
                 status[0], status[1], status[2] = E_MERKLE, start + 36, 0
                 break
+        if status[0] == E_OK and mutated:
+            status[0], status[1], status[2] = E_MUTATED, start + 80, 0
     if status[0] != E_OK:
         return (
             status, 0, 0, 0, empty_i, empty_i, empty_i, empty_i, empty_i, empty_h, empty_h,

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from spector.chain._ingest import (
     rollback,
 )
 from spector.chain._network import NETWORKS, Network, network
-from spector.chain._store import ChainStore
+from spector.chain._store import ChainStore, IndexRow
 from spector.errors import InputError, UsageError
 from spector.store import Workspace
 
@@ -53,7 +53,8 @@ class RpcClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError(f"not an RPC URL: {url}", hint="e.g. http://user:pass@host:8332/")
-        user, password = parts.username, parts.password
+        user = unquote(parts.username) if parts.username else None
+        password = unquote(parts.password) if parts.password else None
         if cookie is not None:
             try:
                 user, _, password = cookie.read_text(encoding="utf-8").strip().partition(":")
@@ -134,6 +135,14 @@ def _fork_height(client: RpcClient, stored: dict[int, str], node_tip: int) -> in
     return -1
 
 
+def _contiguous_top(by_height: dict[int, IndexRow]) -> int:
+    """The top of the stored run of heights 0, 1, 2, ... (-1 when height 0 is missing)."""
+    top = -1
+    while top + 1 in by_height:
+        top += 1
+    return top
+
+
 def ingest_rpc(
     ws: Workspace,
     url: str,
@@ -141,15 +150,25 @@ def ingest_rpc(
     cookie: Path | None = None,
     skip_bad: bool = False,
     batch: int = 16,
+    window: int = 1000,
     progress: Progress | None = None,
     on_plan: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
-    """Ingest the node's best chain above what the store already holds."""
+    """Make the store hold the node's best chain.
+
+    The store's run of heights from 0 is compared with the node's hashes from its top
+    down to the fork point; above it, the node's hashes are fetched ``window`` heights at
+    a time: a stored block the node agrees with is kept, one it disagrees with is rolled
+    back (with what the store holds above the node's tip on top of it), and every
+    missing height is fetched with ``getblock``, ``batch`` blocks per request. Stored
+    blocks above the node's tip that do not build on a rolled-back block stay (a node
+    still syncing is not a reorg).
+    """
     started = time.perf_counter()
     report = IngestReport()
     client = RpcClient(url, cookie=cookie)
     info = client.call("getblockchaininfo")
-    if not isinstance(info, dict):
+    if not isinstance(info, dict) or "blocks" not in info:
         raise RpcError("getblockchaininfo: unexpected reply", where=client.display)
     chain = str(info.get("chain"))
     net = network(_CHAINS.get(chain, chain)) if chain in _CHAINS or chain in NETWORKS else None
@@ -158,41 +177,53 @@ def ingest_rpc(
     node_tip = int(info["blocks"])
     store = ChainStore(ws)
     store.remove_strays()
-    if not store.views_current():
-        store.refresh_views()
+    store.refresh_views()
     index = store.index()
     stored_nets = {r.network for r in index.values()}
     if stored_nets and stored_nets != {net.name}:
         raise UsageError(
             f"the store holds {', '.join(sorted(stored_nets))} blocks; the node is {net.name}"
         )
-    by_height = {r.height: r.hash for r in index.values()}
-    fork = _fork_height(client, by_height, node_tip)
-    heights = list(range(fork + 1, node_tip + 1))
-    node_hashes = [str(h) for h in client.batch("getblockhash", [[h] for h in heights])]
-    drop = [
-        r.hash
-        for r in index.values()
-        if r.height > fork and r.hash != _at(node_hashes, heights, r.height)
-    ]
-    dropped = set(drop)
-    keep_heights = {r.height for r in index.values() if r.hash not in dropped}
-    report.already = sum(1 for h in heights if h in keep_heights)
-    todo = [(h, x) for h, x in zip(heights, node_hashes, strict=True) if h not in keep_heights]
-    rollback(store, drop)
-    report.rolled_back.extend(drop)
-    work0 = index[by_height[fork]].chainwork if fork in by_height else 0
+    by_height = {r.height: r for r in index.values()}
+    top = min(_contiguous_top(by_height), node_tip)
+    prefix = {h: by_height[h].hash for h in range(top + 1)}
+    fork = _fork_height(client, prefix, node_tip)
+    report.already += fork + 1
+    works = {r.hash: r.chainwork for r in index.values()}
+    dropped: set[str] = set()
     if on_plan:
-        on_plan(len(todo), 0)
-    ingest_items(
-        ws,
-        _items(client, todo, net, work0, batch),
-        report,
-        skip_bad=skip_bad,
-        progress=progress,
-    )
-    if report.ingested:
-        report.backfilled = backfill(store)
+        on_plan(max(node_tip - fork, 0), 0)
+    for lo in range(fork + 1, node_tip + 1, window):
+        heights = list(range(lo, min(lo + window, node_tip + 1)))
+        hashes = [str(x) for x in client.batch("getblockhash", [[h] for h in heights])]
+        drop, todo = [], []
+        for h, node_hash in zip(heights, hashes, strict=True):
+            row = by_height.get(h)
+            if row is not None and row.hash == node_hash:
+                report.already += 1
+                continue
+            if row is not None:
+                drop.append(row.hash)
+            todo.append((h, node_hash))
+        rollback(store, drop)
+        dropped.update(drop)
+        report.rolled_back.extend(drop)
+        ingest_items(
+            ws,
+            _items(client, todo, net, works, batch),
+            report,
+            skip_bad=skip_bad,
+            progress=progress,
+        )
+    # what the store holds above the node's tip on top of a rolled-back block goes too
+    above = []
+    for row in sorted((r for r in index.values() if r.height > node_tip), key=lambda r: r.height):
+        if row.prev_hash in dropped:
+            dropped.add(row.hash)
+            above.append(row.hash)
+    rollback(store, above)
+    report.rolled_back.extend(above)
+    report.backfilled = backfill(store)
     _tip(store, report)
     report.seconds = time.perf_counter() - started
     return report
@@ -202,36 +233,39 @@ def _same(data: np.ndarray) -> np.ndarray:
     return data
 
 
-def _at(hashes: list[str], heights: list[int], height: int) -> str | None:
-    i = height - heights[0] if heights else -1
-    return hashes[i] if 0 <= i < len(hashes) else None
-
-
 def _items(
     client: RpcClient,
     todo: list[tuple[int, str]],
     net: Network,
-    work0: int,
+    works: dict[str, int],
     batch: int,
 ) -> Iterator[Item]:
-    work = work0
+    """The blocks of ``todo`` fetched ``batch`` at a time; ``works`` gains their chain work."""
     for i in range(0, len(todo), batch):
         chunk = todo[i : i + batch]
         raws = client.batch("getblock", [[h, 0] for _, h in chunk])
         for (height, block_hash), raw in zip(chunk, raws, strict=True):
-            data = np.frombuffer(bytes.fromhex(str(raw)), np.uint8)
+            try:
+                data = np.frombuffer(bytes.fromhex(str(raw)), np.uint8)
+            except ValueError:
+                raise RpcError(
+                    f"getblock {block_hash}: the reply is not hex", where=client.display
+                ) from None
+            if data.size < 80:
+                raise RpcError(f"getblock {block_hash}: {data.size} bytes", where=client.display)
             prev = data[4:36][::-1].tobytes().hex()
             bits = int.from_bytes(data[72:76].tobytes(), "little")
-            work += block_work(bits)
+            works[block_hash] = works.get(prev, 0) + block_work(bits)
             yield Item(
                 hash=block_hash,
                 prev_hash=prev,
                 height=height,
-                chainwork=work,
+                chainwork=works[block_hash],
                 anchored="node",
                 source=f"rpc:{client.display}#{height}",
                 load=functools.partial(_same, data),
                 network=net,
+                bits=bits,
                 file=f"rpc getblock {block_hash}",
                 offset=0,
                 length=int(data.size),

@@ -76,6 +76,7 @@ class IndexRow:
     hash: str
     height: int
     prev_hash: str
+    bits: int
     chainwork: int
     network: str
     anchored: str
@@ -93,10 +94,12 @@ class ChainStore:
     # -- reading -----------------------------------------------------------------------
     def index(self) -> dict[str, IndexRow]:
         rows = self.con.execute(
-            "SELECT hash, height, prev_hash, chainwork, network, anchored, source FROM chain_index"
+            "SELECT hash, height, prev_hash, bits, chainwork, network, anchored, source "
+            "FROM chain_index"
         ).fetchall()
         return {
-            r[0]: IndexRow(r[0], int(r[1]), r[2], int(r[3], 16), r[4], r[5], r[6]) for r in rows
+            r[0]: IndexRow(r[0], int(r[1]), r[2], int(r[3]), int(r[4], 16), r[5], r[6], r[7])
+            for r in rows
         }
 
     def files(self, table: str) -> list[tuple[str, int, int]]:
@@ -137,8 +140,11 @@ class ChainStore:
         ).fetchone()
         if row is None:
             return False
+        sql = str(row[0])
         files = self.files("blocks")
-        return self.abs(files[0][0]) in str(row[0]) if files else "WHERE false" in str(row[0])
+        if not files:
+            return "WHERE false" in sql
+        return sql.count(".parquet'") == len(files) and all(self.abs(f[0]) in sql for f in files)
 
     # -- writing -----------------------------------------------------------------------
     def new_path(self, table: str, height: int, tag: str) -> Path:

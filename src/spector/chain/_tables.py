@@ -151,8 +151,9 @@ def block_tables(block: Block, height: int, source: str) -> dict[str, pa.Table]:
     out_tx = np.repeat(np.arange(ntx), out_counts)
     sizes = p.tx_end - p.tx_start
     weights = 3 * (sizes - p.tx_witness) + sizes
-    out_value_per_tx = np.add.reduceat(p.out_value, p.tx_out0[:-1]) if nout else np.zeros(ntx)
-    out_value_per_tx = np.where(out_counts > 0, out_value_per_tx, 0).astype(np.int64)
+    sums = np.zeros(nout + 1, np.int64)
+    np.cumsum(p.out_value, out=sums[1:])
+    out_value_per_tx = sums[p.tx_out0[1:]] - sums[p.tx_out0[:-1]]  # exact, empty vout is 0
     coinbase = np.zeros(ntx, bool)
     coinbase[0] = True  # the first transaction of a block is its coinbase
     txs = pa.table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +14,6 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
-    TransferSpeedColumn,
 )
 from rich.table import Table
 
@@ -26,19 +26,20 @@ chain_app = typer.Typer(help="The Bitcoin chain: ingest blocks, look up blocks, 
                         no_args_is_help=True)  # fmt: skip
 
 
-def _progress_bars() -> tuple[Progress, Any, Any]:
+def _progress_bars() -> tuple[Progress, Any]:
+    """One bar in blocks, with the data rate in MB/s beside it."""
     bars = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TransferSpeedColumn(),
+        TextColumn("{task.fields[mb]:,.1f} MB"),
+        TextColumn("{task.fields[rate]:,.1f} MB/s"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     )
-    blocks = bars.add_task("blocks", total=None)
-    data = bars.add_task("data", total=None)
-    return bars, blocks, data
+    task = bars.add_task("blocks", total=None, mb=0.0, rate=0.0)
+    return bars, task
 
 
 @chain_app.command("ingest")
@@ -73,15 +74,17 @@ def ingest_cmd(
 
     if bool(paths) == bool(rpc):
         raise UsageError("give block files/folders or --rpc URL (one of the two)")
-    bars, blocks_task, data_task = _progress_bars()
+    if rpc_cookie is not None and not rpc:
+        raise UsageError("--rpc-cookie goes with --rpc URL")
+    bars, task = _progress_bars()
+    started = time.perf_counter()
 
     def on_plan(blocks: int, size: int) -> None:
-        bars.update(blocks_task, total=blocks)
-        bars.update(data_task, total=size or None)
+        bars.update(task, total=blocks)
 
     def progress(blocks: int, size: int) -> None:
-        bars.update(blocks_task, completed=blocks)
-        bars.update(data_task, completed=size)
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        bars.update(task, completed=blocks, mb=size / 1e6, rate=size / 1e6 / elapsed)
 
     with open_workspace(workspace, write=True) as ws, bars if not as_json else _Null():
         if rpc:

@@ -9,6 +9,7 @@ CREATE TABLE chain_index (
     hash VARCHAR NOT NULL,           -- display-order hex; one row per hash, one per height
     height BIGINT NOT NULL,
     prev_hash VARCHAR NOT NULL,
+    bits BIGINT NOT NULL,            -- the header's compact target (the block's work)
     chainwork VARCHAR NOT NULL,      -- 64 hex digits: cumulative work (from the first block known)
     network VARCHAR NOT NULL,
     anchored VARCHAR NOT NULL,       -- 'genesis', 'parent', or 'bip34' (detached: parents unknown)
