@@ -42,6 +42,24 @@ def as_json(records) -> list[dict]:
 
 def pages() -> list[tuple[str, str, str, str]]:
     """(family, kind, path, html) for one page of each kind."""
+    return market_pages() + forum_pages()
+
+
+def forum_pages() -> list[tuple[str, str, str, str]]:
+    """Both pages of the longest thread of seed 11's forum (seed 7 has no two-page one)."""
+    world = generate_world(11, "tiny")
+    sites = build_sites(world, armored(pgp_for(world)))
+    day = world.days - 1
+    forum = sites[next(m.market_id for m in world.markets if m.family == "forum")]
+    thread = max(forum.threads, key=lambda t: len(forum.visible_posts(t.thread_id, day)))
+    path = f"/thread/{thread.thread_id}"
+    return [
+        ("forum", "thread", path, forum.render(path, {}, day).body),
+        ("forum", "thread-page2", path, forum.render(path, {"page": "2"}, day).body),
+    ]
+
+
+def market_pages() -> list[tuple[str, str, str, str]]:
     world = generate_world(7, "tiny")
     sites = build_sites(world, armored(pgp_for(world)))
     day = world.days - 1

@@ -20,8 +20,8 @@ CASES = sorted(p.stem for p in GOLDEN.glob("*.json"))
 
 
 def test_every_family_and_kind_has_a_golden_page():
-    assert {c.split("-")[0] for c in CASES} == {"escrow", "walletless", "hydra", "bots"}
-    assert len(CASES) == 10
+    assert {c.split("-")[0] for c in CASES} == {"escrow", "walletless", "hydra", "bots", "forum"}
+    assert len(CASES) == 12
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -1,5 +1,6 @@
-"""Extraction on the training range: every listing, account and feedback in the truth,
-field-exact; incremental; a changed layout is recorded as errors, nothing half-written."""
+"""Extraction on the training range: every listing, account, feedback and forum post in the
+truth, field-exact; incremental; a changed layout is recorded as errors, nothing
+half-written."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from spector.extract import _run
 from spector.extract._rates import import_rates
 from spector.extract._run import extract_captures
 from spector.extract._templates import template_for
-from spector.model import Listing, Market, VendorAccount
+from spector.model import Listing, Market, Post, VendorAccount
 from spector.sim import EPOCH, RangeServer, generate, score
 from spector.store import Workspace
 
@@ -117,6 +118,41 @@ def test_range_extracts_field_exact(crawled):
         )
 
 
+def test_forum_posts_extract_field_exact(crawled):
+    base, truth = crawled
+    day = truth["day"]
+    forum = next(m for m in truth["markets"] if m["family"] == "forum")
+    mid = Market(name=forum["name"]).id
+    threads = {t["thread_id"]: t for t in _world(base, "forum_threads") if t["day"] <= day}
+    members = {m["member_id"]: m["name"] for m in _world(base, "forum_members")}
+    posts = [p for p in _world(base, "forum_posts") if p["day"] <= day]
+    assert any(p["media"] for p in posts)
+    assert any(len([q for q in posts if q["thread_id"] == t]) > 10 for t in threads)  # paged
+    with Workspace.open(base / "ws", write=True) as ws:
+        assert extract_captures(ws).errors == 0  # or nothing new, when the test above ran first
+        con = ws.store.con
+        assert score(base / "range", ws)["extraction"]["posts_recall"] == 1.0
+        for p in posts:
+            thread = threads[p["thread_id"]]
+            row = con.execute(
+                "SELECT thread_title, board, author, author_id, text, media, posted_after, "
+                "posted_before FROM posts WHERE id = ?",
+                [Post(market_id=mid, thread_ref=p["thread_id"], post_ref=p["post_id"]).id],
+            ).fetchone()
+            author = members[p["member_id"]]
+            assert row[:5] == (
+                thread["title"],
+                thread["board"],
+                author,
+                VendorAccount(market_id=mid, handle=author).id,
+                p["text"],
+            )
+            assert row[5] == sorted(p["media"])  # link URLs as shown, as text
+            shown = (EPOCH + timedelta(days=p["day"])).replace(tzinfo=None)
+            assert (row[6], row[7]) == (shown, shown + timedelta(days=1))
+        assert con.execute("SELECT count(*) FROM posts").fetchone()[0] == len(posts)
+
+
 def test_extract_is_incremental_and_versioned(crawled, monkeypatch):
     base, _ = crawled
     with Workspace.open(base / "ws", write=True) as ws:
@@ -173,13 +209,56 @@ def test_a_changed_layout_is_recorded_and_the_batch_goes_on(crawled, monkeypatch
     assert report.extracted > 0  # the other pages and families went on
 
 
+def test_a_thread_page_whose_layout_changed_is_an_error_and_the_batch_goes_on(
+    crawled, monkeypatch, tmp_path
+):
+    base, truth = crawled
+    import shutil
+
+    shutil.copytree(base / "ws", tmp_path / "ws")
+    real = template_for
+
+    def moved(family):  # the forum now marks its posts <div class="message">
+        found = real(family)
+        if family != "forum":
+            return found
+        pages = tuple(
+            {**p, "items": [{**i, "each": "div.message"} for i in p["items"]]}
+            if p["kind"] == "forum_thread"
+            else p
+            for p in found.pages
+        )
+        return dataclasses.replace(found, pages=pages)
+
+    monkeypatch.setattr(_run, "template_for", moved)
+    with Workspace.open(tmp_path / "ws", write=True) as ws:
+        con = ws.store.con
+        for table in ("posts", "extracted_captures", "extraction_errors"):
+            con.execute(f"DELETE FROM {table}")
+        report = extract_captures(ws)
+        errors = con.execute(
+            "SELECT ref, reason FROM extraction_errors WHERE stage = 'template'"
+        ).fetchall()
+        threads = con.execute(
+            "SELECT count(*) FROM captures WHERE url LIKE '%/thread/%' AND status = 200 "
+            "AND record_type = 'response'"
+        ).fetchone()[0]
+        posts = con.execute("SELECT count(*) FROM posts").fetchone()[0]
+    forum = next(m for m in truth["markets"] if m["family"] == "forum")
+    assert report.errors == len(errors) == threads > 0
+    assert all("/thread/" in url and "without posts" in why for url, why in errors)
+    assert all(forum["onions"][0] in url for url, _ in errors)
+    assert posts == 0  # nothing of a failed page is stored
+    assert report.extracted > 50  # the other families went on
+
+
 def test_parallel_extraction_gives_the_same_store(crawled, tmp_path):
     import shutil
 
     base, _ = crawled
     shutil.copytree(base / "ws", tmp_path / "serial")
     shutil.copytree(base / "ws", tmp_path / "parallel")
-    tables = ("listings", "vendor_accounts", "feedback")
+    tables = ("listings", "vendor_accounts", "feedback", "posts")
     dumps = []
     for name, processes in (("serial", 1), ("parallel", 2)):
         with Workspace.open(tmp_path / name, write=True) as ws:

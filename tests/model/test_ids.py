@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spector.model import Listing, Market, VendorAccount, make_id
+from spector.model import Listing, Market, Post, VendorAccount, make_id
 
 parts = st.lists(st.one_of(st.text(), st.integers(), st.none()), max_size=5)
 
@@ -51,3 +51,12 @@ def test_decimal_and_datetime_parts_are_exact():
     assert make_id("f", Decimal("1.50")) == make_id("f", Decimal("1.5"))
     assert make_id("f", t) == make_id("f", datetime(2024, 5, 1, 12, tzinfo=UTC))
     assert make_id("f", t) != make_id("f", datetime(2024, 5, 1, 13, tzinfo=UTC))
+
+
+def test_post_ids_follow_the_forum_thread_and_post():
+    market = Market(name="Some Forum").id
+    post = Post(market_id=market, thread_ref="T1", post_ref="P9", text="hello")
+    assert post.id.startswith("post-")
+    assert post.id == Post(market_id=market, thread_ref="T1", post_ref="P9", author="x").id
+    assert post.id != Post(market_id=market, thread_ref="T2", post_ref="P9").id
+    assert post.id != Post(market_id=Market(name="Other").id, thread_ref="T1", post_ref="P9").id

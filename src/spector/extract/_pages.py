@@ -1,7 +1,8 @@
 """From a template's fields to records: prices, quantities, countries, categories, dates.
 
 The hooks a family needs beyond its template live here too (a bot's title is built from
-its attributes; the bot shop sells under its own name).
+its attributes; the bot shop sells under its own name; a forum post without an id of its
+own is numbered by its place in the thread).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from spector.extract._templates import PageResult, Template
 from spector.model import (
     Feedback,
     Listing,
+    Post,
     Record,
     VendorAccount,
     resolve_category,
@@ -67,13 +69,13 @@ def _countries(text: str | None) -> tuple[str, ...]:
 def _when(text: str | None, reference: datetime) -> tuple[datetime | None, datetime | None]:
     if not text:
         return None, None
-    try:  # an absolute time shown to the minute
+    try:  # an absolute time, shown to the minute or only to the day
         moment = datetime.fromisoformat(text).replace(tzinfo=UTC)
-        return moment, moment + timedelta(minutes=1)
     except ValueError:
-        pass
-    interval = resolve_relative(text, reference, reference)
-    return interval if interval else (None, None)
+        interval = resolve_relative(text, reference, reference)
+        return interval if interval else (None, None)
+    shown_to = timedelta(days=1) if len(text) <= len("2023-01-31") else timedelta(minutes=1)
+    return moment, moment + shown_to
 
 
 def _joined(text: str | None) -> datetime | None:
@@ -170,6 +172,47 @@ def records_of(
         vendor = VendorAccount(market_id=market_id, handle=handle)
         out.append(vendor)
         out += _feedback(result, template, market_id, vendor.id, None, reference)
+    elif result.kind == "forum_thread":
+        out += _posts(result, market_id, reference)
+    return out
+
+
+def _posts(result: PageResult, market_id: str, reference: datetime) -> list[Record]:
+    """The posts of one page of a thread. A page without its title or without any post, or
+    a post without its author, means the layout changed: PageError. A post with neither
+    author nor text is what is left of a cut page, and is skipped."""
+    f = result.fields
+    thread_ref, title = f.get("thread_ref"), f.get("thread_title")
+    if not thread_ref or not title:
+        raise PageError("forum thread page without its thread id or title")
+    items = result.items.get("posts", [])
+    if not items:
+        raise PageError("forum thread page without posts")
+    pager = _NUMBER.search(f.get("page") or "")
+    page = int(pager[0]) if pager else 1
+    out: list[Record] = []
+    for position, item in enumerate(items, start=1):
+        author = item.get("author")
+        if not author:
+            if not item.get("text"):
+                continue
+            raise PageError(f"post {item.get('ref') or position} without an author")
+        after, before = _when(item.get("when"), reference)
+        out.append(
+            Post(
+                market_id=market_id,
+                thread_ref=thread_ref,
+                post_ref=item.get("ref") or f"{page}.{position}",
+                thread_title=title,
+                board=f.get("board"),
+                author=author,
+                author_id=VendorAccount(market_id=market_id, handle=author).id,
+                posted_after=after,
+                posted_before=before,
+                text=item.get("text"),
+                media=tuple((item.get("media") or "").splitlines()),
+            )
+        )
     return out
 
 

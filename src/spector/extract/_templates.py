@@ -4,7 +4,8 @@ A template (TOML, in ``extract/templates`` or registered by a plugin under the e
 point group ``spector.templates``) lists page kinds. Each kind has a URL regex (named
 groups become fields), single fields, and repeated items. A field is a CSS selector,
 optionally with ``@attr`` for an attribute; a selector that starts with ``@`` reads the
-item's own attribute.
+item's own attribute. Fields named in ``lists`` (of a page or of an item) read every
+match, one per line, in page order.
 """
 
 from __future__ import annotations
@@ -65,8 +66,11 @@ class Template:
         items: dict[str, list[dict[str, str | None]]] = {}
         for spec in page.get("items", []):
             rows = []
+            lists = spec.get("lists", [])
             for node in root.css(spec["each"]):
-                rows.append({n: _read(node, s) for n, s in spec.get("fields", {}).items()})
+                rows.append(
+                    {n: _read(node, s, many=n in lists) for n, s in spec.get("fields", {}).items()}
+                )
             items[spec["name"]] = rows
         return PageResult(page["kind"], fields, items)
 

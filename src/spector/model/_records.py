@@ -1,4 +1,5 @@
-"""The records every stage speaks: markets, accounts, listings, feedback, selectors.
+"""The records every stage speaks: markets, accounts, listings, feedback, forum posts,
+selectors.
 
 Each record type maps to one table of the analytic store (``TABLE``); its ``id`` is
 derived from the fields that identify it (``key()``), so observing the same thing twice
@@ -23,6 +24,7 @@ __all__ = [
     "Listing",
     "Market",
     "Order",
+    "Post",
     "Record",
     "Selector",
     "SelectorSighting",
@@ -145,6 +147,30 @@ class Feedback(Record):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Post(Record):
+    """A post in a forum thread. ``author_id`` is the id a ``VendorAccount`` of the same
+    handle on the same market has, so a member and a vendor of one name link; the date is
+    an interval (a day when the forum shows only the date, wider for "5 days ago")."""
+
+    TABLE: ClassVar[str] = "posts"
+
+    market_id: str
+    thread_ref: str  # the forum's own id for the thread (from its URL)
+    post_ref: str  # the forum's own id for the post, else "<page>.<position>" in the thread
+    thread_title: str | None = None
+    board: str | None = None
+    author: str | None = None  # the handle as shown
+    author_id: str | None = None
+    posted_after: datetime | None = None
+    posted_before: datetime | None = None
+    text: str | None = None
+    media: tuple[str, ...] = ()  # image / video link URLs as shown; never fetched
+
+    def key(self) -> tuple[object, ...]:
+        return (self.market_id, self.thread_ref, self.post_ref)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Order(Record):
     """An order from a market's own database (after a seizure): the sale, its amount and
     the address it was paid to."""
@@ -242,6 +268,7 @@ def record_types() -> tuple[type[Record], ...]:
         VendorAccount,
         Listing,
         Feedback,
+        Post,
         Order,
         Selector,
         SelectorSighting,

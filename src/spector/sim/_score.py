@@ -76,9 +76,11 @@ def _chain(out: Path, ws: Workspace) -> dict[str, Any]:
 
 
 def _extraction(out: Path, ws: Workspace, truth: dict[str, Any], day: int) -> dict[str, Any]:
-    """Recall of the listings, vendor accounts and feedback a crawl can see on the range's
-    last day (live listings, their vendors, those vendors' feedback), matched on the
-    market's onion hosts and the market's own ids (listing ref, handle, feedback id)."""
+    """Recall of the listings, vendor accounts, feedback and forum posts a crawl can see on
+    the range's last day (live listings, their vendors, those vendors' feedback, every post
+    made by then), matched on the market's onion hosts and the market's own ids (listing
+    ref, handle, feedback id, thread and post id). A post counts only when its text, its
+    author and its thread (id, title, board) are exact too."""
     world = out / "world"
     market_of_onion = {o: m["market_id"] for m in truth["markets"] for o in m["onions"]}
     closed = {
@@ -138,6 +140,14 @@ def _extraction(out: Path, ws: Workspace, truth: dict[str, Any], day: int) -> di
         ).fetchall()
         if m in ws_market
     }
+    want_posts = _forum_posts(world, day, closed)
+    got_posts = {
+        (ws_market[m], *rest)
+        for m, *rest in ws.store.con.execute(
+            "SELECT market_id, thread_ref, post_ref, thread_title, board, author, text FROM posts"
+        ).fetchall()
+        if m in ws_market
+    }
 
     def recall(want: set[Any], got: set[Any]) -> float | None:
         return round(len(want & got) / len(want), 6) if want else None
@@ -146,6 +156,7 @@ def _extraction(out: Path, ws: Workspace, truth: dict[str, Any], day: int) -> di
         "listings": (want_listings, got_listings),
         "vendor_accounts": (want_accounts, got_accounts),
         "feedback": (want_fb, got_fb),
+        "posts": (want_posts, got_posts),
     }
     total_want = sum(len(w) for w, _ in parts.values())
     total_hit = sum(len(w & g) for w, g in parts.values())
@@ -153,4 +164,36 @@ def _extraction(out: Path, ws: Workspace, truth: dict[str, Any], day: int) -> di
         "recall": round(total_hit / total_want, 6) if total_want else None,
         **{f"{k}_recall": recall(w, g) for k, (w, g) in parts.items()},
         **{f"{k}_truth": len(w) for k, (w, _) in parts.items()},
+    }
+
+
+def _forum_posts(world: Path, day: int, closed: set[str]) -> set[tuple[Any, ...]]:
+    """(market, thread id, post id, thread title, board, author, text) of every post a
+    forum shows on ``day``."""
+    threads = {
+        t["thread_id"]: t
+        for t in pq.read_table(world / "forum_threads.parquet").to_pylist()
+        if t["day"] <= day and t["market_id"] not in closed
+    }
+    names = {
+        m["member_id"]: m["name"]
+        for m in pq.read_table(
+            world / "forum_members.parquet", columns=["member_id", "name"]
+        ).to_pylist()
+    }
+    posts = pq.read_table(
+        world / "forum_posts.parquet", columns=["post_id", "thread_id", "member_id", "day", "text"]
+    ).to_pylist()
+    return {
+        (
+            t["market_id"],
+            t["thread_id"],
+            p["post_id"],
+            t["title"],
+            t["board"],
+            names[p["member_id"]],
+            p["text"],
+        )
+        for p in posts
+        if p["day"] <= day and (t := threads.get(p["thread_id"]))
     }

@@ -180,7 +180,8 @@ class ForumSite(Site):
                 f'<article class="post" id="{p.post_id}"><a class="author" href="/member/{q(author.name)}">'
                 f"{e(author.name)}</a> <time>{moment(p.day):%Y-%m-%d}</time><p>{e(p.text)}</p>{media}</article>"
             )
-        body = f"<h1>{e(thread.title)}</h1>{''.join(items)}" + self.pager(
+        crumbs = f'<p class="crumbs"><a class="board" href="/board/{q(thread.board)}">{e(thread.board)}</a></p>'
+        body = f"{crumbs}<h1>{e(thread.title)}</h1>{''.join(items)}" + self.pager(
             f"/thread/{tid}", page, total
         )
         return self.layout(thread.title, body, day)
