@@ -26,6 +26,21 @@ def _main(chain: Chain, upto: int | None = None) -> dict[int, str]:
     return {h: b.hash_hex for h, b in enumerate(chain.blocks[:upto])}
 
 
+def _assert_utxo(ws) -> None:
+    """chain_utxo holds exactly the stored outputs no stored input spends."""
+    con = ws.store.con
+    kept = set(con.execute("SELECT txid, vout FROM chain_utxo").fetchall())
+    expected = set(
+        con.execute(
+            "SELECT txid, vout FROM outputs WHERE script_type <> 'nulldata' EXCEPT "
+            "SELECT prev_txid, prev_vout FROM inputs WHERE NOT coinbase"
+        ).fetchall()
+    )
+    assert kept == expected
+    rows = con.execute("SELECT count(*) FROM chain_utxo").fetchone()
+    assert rows == (len(kept),)  # no duplicates
+
+
 def _table_heights(ws, table: str) -> list[int]:
     rows = ws.store.con.execute(f"SELECT DISTINCT height FROM {table} ORDER BY 1").fetchall()
     return [int(r[0]) for r in rows]
@@ -41,6 +56,7 @@ def test_tip_reorg_after_incremental_ingests(workspace, tmp_path):
     assert _heights(workspace) == _main(fork)
     for table in ("blocks", "txs", "inputs", "outputs"):
         assert _table_heights(workspace, table) == list(range(8))
+    _assert_utxo(workspace)
 
 
 def test_detached_block_meets_its_history(workspace, tmp_path):
@@ -61,6 +77,7 @@ def test_detached_block_meets_its_history(workspace, tmp_path):
     assert anchored == ("parent",)  # no longer detached ("bip34"): it has its parents
     seg = status(workspace)["segments"]
     assert [(s["from"], s["to"]) for s in seg] == [(0, 11)]
+    _assert_utxo(workspace)
 
 
 def test_unanchored_parent_of_a_stored_block(workspace, tmp_path):
@@ -86,6 +103,7 @@ def test_detached_stale_block_does_not_block_the_main_chain(workspace, tmp_path)
     assert report.ingested == 12
     assert report.rolled_back == [fork.blocks[6].hash_hex]
     assert _heights(workspace) == _main(main)
+    _assert_utxo(workspace)
 
 
 def test_forged_header_is_refused(workspace, tmp_path):
@@ -181,6 +199,7 @@ def test_rpc_reorg_removes_what_builds_on_the_stale_blocks(workspace):
         report = ingest_rpc(workspace, node.url)
         assert sorted(report.rolled_back) == sorted(b.hash_hex for b in main.blocks[4:])
         assert _heights(workspace) == _main(fork)
+        _assert_utxo(workspace)
 
 
 def test_rpc_fills_gaps_below_a_detached_block(workspace, tmp_path):
@@ -200,6 +219,7 @@ def test_rpc_fills_gaps_below_a_detached_block(workspace, tmp_path):
         "SELECT count(*) FROM inputs WHERE NOT coinbase AND value IS NULL"
     ).fetchone()
     assert unresolved == (0,)
+    _assert_utxo(workspace)
 
 
 def test_rpc_credentials_are_percent_decoded(workspace):

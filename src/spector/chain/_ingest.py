@@ -320,15 +320,24 @@ def _heights(root: _Node, children: dict[str, list[_Node]]) -> None:
 
 
 # -- committing ---------------------------------------------------------------------------
+# Inputs are resolved against chain_utxo, the outputs not yet spent (a DuckDB table kept
+# in the same transactions as the catalogue), so a chunk's work grows with the chunk and
+# the unspent set, not with every output ever stored.
+_UTXO_ADD = """
+INSERT INTO chain_utxo
+SELECT txid, vout, height, value, address, script_type FROM new_outputs
+WHERE script_type <> 'nulldata'
+"""
 _RESOLVE = """
 SELECT i.height, i.txid, i.vin, i.prev_txid, i.prev_vout, i.sequence, i.coinbase,
-       o.value, o.address, o.script_type, o.height AS prev_height
+       u.value, u.address, u.script_type, u.height AS prev_height
 FROM new_inputs i
-LEFT JOIN (
-    SELECT height, txid, vout, value, address, script_type FROM all_outputs
-    WHERE txid IN (SELECT prev_txid FROM new_inputs)
-) o ON o.txid = i.prev_txid AND o.vout = i.prev_vout AND NOT i.coinbase
+LEFT JOIN chain_utxo u ON u.txid = i.prev_txid AND u.vout = i.prev_vout AND NOT i.coinbase
 ORDER BY i.height, i.txid, i.vin
+"""
+_UTXO_SPEND = """
+DELETE FROM chain_utxo u USING resolved r
+WHERE r.value IS NOT NULL AND u.txid = r.prev_txid AND u.vout = r.prev_vout
 """
 _TXS = """
 SELECT t.height, t.idx, t.txid, t.wtxid, t.version, t.locktime, t.size, t.vsize, t.weight,
@@ -357,7 +366,9 @@ ORDER BY b.height
 """
 
 
-_REGISTERED = ("new_inputs", "new_txs", "new_blocks", "new_outputs", "resolved", "final_txs")
+_REGISTERED = (
+    "new_inputs", "new_txs", "new_blocks", "new_outputs", "resolved", "final_txs", "new_index",
+)  # fmt: skip
 
 
 class _Committer:
@@ -374,31 +385,20 @@ class _Committer:
                 parts[name].append(table)
         new = {name: pa.concat_tables(tables) for name, tables in parts.items()}
         con = self.con
-        con.register("new_inputs", new["inputs"])
-        con.register("new_txs", new["txs"])
-        con.register("new_blocks", new["blocks"])
-        con.register("new_outputs", new["outputs"])
-        try:
-            con.execute(
-                "CREATE OR REPLACE TEMP VIEW all_outputs AS "
-                "SELECT height, txid, vout, value, address, script_type FROM outputs "
-                "UNION ALL SELECT height, txid, vout, value, address, script_type "
-                "FROM new_outputs"
-            )
-            resolved = _arrow(con, _RESOLVE)
-            con.register("resolved", resolved)
-            final_txs = _arrow(con, _TXS)
-            con.register("final_txs", final_txs)
-            final_blocks = _arrow(con, _BLOCKS)
-        finally:
-            con.execute("DROP VIEW IF EXISTS all_outputs")
-            for name in _REGISTERED:
-                with contextlib.suppress(duckdb.Error):
-                    con.unregister(name)
         self.seq += 1
         tag = f"{self.tag}-{self.seq:05d}"
         written: list[tuple[str, str, int, int, int]] = []
+        for name in ("new_inputs", "new_txs", "new_blocks", "new_outputs"):
+            con.register(name, new[name.removeprefix("new_")])
+        con.execute("BEGIN TRANSACTION")
         try:
+            con.execute(_UTXO_ADD)
+            resolved = _arrow(con, _RESOLVE)
+            con.register("resolved", resolved)
+            con.execute(_UTXO_SPEND)
+            final_txs = _arrow(con, _TXS)
+            con.register("final_txs", final_txs)
+            final_blocks = _arrow(con, _BLOCKS)
             for name, table in (
                 ("blocks", final_blocks),
                 ("txs", final_txs),
@@ -408,27 +408,32 @@ class _Committer:
                 for rel, lo, hi, rows in self.store.write(name, table, tag):
                     written.append((name, rel, lo, hi, rows))
             now = datetime.now(UTC).replace(tzinfo=None)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.executemany("INSERT INTO chain_files VALUES (?, ?, ?, ?, ?)", written)
-                con.executemany(
-                    "INSERT INTO chain_index VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            i.hash, i.height, i.prev_hash, i.bits, f"{i.chainwork:064x}",
-                            i.network.name, i.anchored, i.source, now,
-                        )
-                        for i in items
-                    ],
-                )  # fmt: skip
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            con.executemany("INSERT INTO chain_files VALUES (?, ?, ?, ?, ?)", written)
+            rows = pa.table(
+                {
+                    "hash": [i.hash for i in items],
+                    "height": pa.array([i.height for i in items], pa.int64()),
+                    "prev_hash": [i.prev_hash for i in items],
+                    "bits": pa.array([i.bits for i in items], pa.int64()),
+                    "chainwork": [f"{i.chainwork:064x}" for i in items],
+                    "network": [i.network.name for i in items],
+                    "anchored": [i.anchored for i in items],
+                    "source": [i.source for i in items],
+                    "ingested_at": pa.array([now] * len(items), pa.timestamp("us")),
+                }
+            )
+            con.register("new_index", rows)  # one statement: executemany runs one per row
+            con.execute("INSERT INTO chain_index SELECT * FROM new_index")
+            con.execute("COMMIT")
         except BaseException:
+            con.execute("ROLLBACK")
             for _, rel, *_ in written:
                 (self.store.ws.root / rel).unlink(missing_ok=True)
             raise
+        finally:
+            for name in _REGISTERED:
+                with contextlib.suppress(duckdb.Error):
+                    con.unregister(name)
         self.store.refresh_views()
         report.ingested += len(items)
         report.txs += sum(b.tx_count for b in blocks)
@@ -447,8 +452,10 @@ def _replace(
     tag: str,
     *,
     drop_index: list[str] | None = None,
+    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> None:
-    """Swap files for new contents (a file may become none) in one transaction."""
+    """Swap files for new contents (a file may become none) in one transaction, with
+    ``also`` (changes to chain_utxo) in the same transaction."""
     con = store.con
     added: list[tuple[str, str, int, int, int]] = []
     try:
@@ -457,6 +464,8 @@ def _replace(
                 added.append((table, new_rel, lo, hi, rows))
         con.execute("BEGIN TRANSACTION")
         try:
+            if also is not None:
+                also(con)
             for table, rel in replacements:
                 con.execute("DELETE FROM chain_files WHERE tbl = ? AND path = ?", [table, rel])
             if added:
@@ -506,8 +515,23 @@ def rollback(store: ChainStore, hashes: list[str]) -> None:
         for table in TABLES
         for rel in _touching(store, table, drop)
     }
+    heights = sorted(drop)
+
+    def unspend(con: duckdb.DuckDBPyConnection) -> None:
+        # outputs of the stale blocks go; what their inputs spent is unspent again
+        con.execute("DELETE FROM chain_utxo WHERE height IN (SELECT unnest(?))", [heights])
+        # (only outputs the store still holds: their block may be gone already)
+        con.execute(
+            "INSERT INTO chain_utxo SELECT i.prev_txid, i.prev_vout, i.prev_height, i.value, "
+            "i.address, i.script_type FROM inputs i SEMI JOIN outputs o "
+            "ON o.txid = i.prev_txid AND o.vout = i.prev_vout AND o.height = i.prev_height "
+            "WHERE i.height IN (SELECT unnest($1)) AND i.value IS NOT NULL "
+            "AND i.prev_height NOT IN (SELECT unnest($1))",
+            [heights],
+        )
+
     _replace(store, replacements, f"rollback-{time.monotonic_ns() % 10**9:09d}",
-             drop_index=hashes)  # fmt: skip
+             drop_index=hashes, also=unspend)  # fmt: skip
 
 
 _BACKFILL_INPUTS = """
@@ -516,7 +540,7 @@ SELECT i.height, i.txid, i.vin, i.prev_txid, i.prev_vout, i.sequence, i.coinbase
        coalesce(i.script_type, o.script_type) AS script_type,
        coalesce(i.prev_height, o.height) AS prev_height
 FROM read_parquet($1) i
-LEFT JOIN outputs o
+LEFT JOIN chain_utxo o
     ON i.value IS NULL AND NOT i.coinbase AND o.txid = i.prev_txid AND o.vout = i.prev_vout
 ORDER BY i.height, i.txid, i.vin
 """
@@ -527,7 +551,7 @@ def backfill(store: ChainStore) -> int:
     before its history); refresh those blocks' fees. Returns the inputs resolved."""
     con = store.con
     found = con.execute(
-        "SELECT i.height, count(*) FROM inputs i JOIN outputs o "
+        "SELECT i.height, count(*) FROM inputs i JOIN chain_utxo o "
         "ON o.txid = i.prev_txid AND o.vout = i.prev_vout "
         "WHERE i.value IS NULL AND NOT i.coinbase GROUP BY i.height"
     ).fetchall()
@@ -573,7 +597,19 @@ def backfill(store: ChainStore) -> int:
         for name in ("bf_inputs", "bf_txs"):
             with contextlib.suppress(duckdb.Error):
                 con.unregister(name)
-    _replace(store, replacements, f"backfill-{time.monotonic_ns() % 10**9:09d}")
+    spent = pa.concat_tables(new_inputs).select(["prev_txid", "prev_vout", "value"])
+
+    def spend(con: duckdb.DuckDBPyConnection) -> None:
+        con.register("bf_spent", spent)
+        try:
+            con.execute(
+                "DELETE FROM chain_utxo u USING bf_spent s WHERE s.value IS NOT NULL "
+                "AND u.txid = s.prev_txid AND u.vout = s.prev_vout"
+            )
+        finally:
+            con.unregister("bf_spent")
+
+    _replace(store, replacements, f"backfill-{time.monotonic_ns() % 10**9:09d}", also=spend)
     return sum(int(r[1]) for r in found)
 
 

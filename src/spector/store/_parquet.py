@@ -36,9 +36,10 @@ def _sql_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-# The chain's rows are Parquet files already (the workspace's chain/ folder); these two
-# tables only list those files and blocks, with paths that mean nothing elsewhere.
-NOT_EXPORTED = frozenset({"chain_index", "chain_files"})
+# The chain's rows are Parquet files already (the workspace's chain/ folder); these
+# tables list those files and blocks (with paths that mean nothing elsewhere) and the
+# unspent outputs derived from them.
+NOT_EXPORTED = frozenset({"chain_index", "chain_files", "chain_utxo"})
 
 
 def export_parquet(store: Store, folder: Path) -> dict[str, int]:

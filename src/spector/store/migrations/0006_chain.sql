@@ -24,3 +24,14 @@ CREATE TABLE chain_files (
     max_height BIGINT NOT NULL,
     rows BIGINT NOT NULL
 );
+
+-- The outputs not yet spent, for resolving inputs as blocks arrive (kept in the same
+-- transactions as chain_files; a reorg puts back what the stale blocks spent).
+CREATE TABLE chain_utxo (
+    txid VARCHAR NOT NULL,
+    vout BIGINT NOT NULL,
+    height BIGINT NOT NULL,
+    value BIGINT NOT NULL,
+    address VARCHAR,
+    script_type VARCHAR NOT NULL
+);
