@@ -15,7 +15,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 from spector.cli.common import DemoContext, Groups, WorkspaceOpt, console, demo_step, open_workspace
 from spector.errors import InputError, UsageError
@@ -172,13 +172,18 @@ def block_cmd(
         f"  merkle root {info['merkle_root']}  prev {info['prev_hash']}",
         highlight=False,
     )
-    table = Table("#", "txid", "outputs", "value (sat)", "fee (sat)")
+    table = Table("#", _full("txid"), "outputs", "value (sat)", "fee (sat)")
     for i, tx in enumerate(info["txs"][:50]):
         table.add_row(str(i), tx["txid"], str(len(tx["outputs"])),
                       f"{sum(o['value'] for o in tx['outputs']):,}", _sat(tx["fee"]))  # fmt: skip
     console.print(table)
     if len(info["txs"]) > 50:
         console.print(f"… {len(info['txs']) - 50:,} more (use --json)")
+
+
+def _full(header: str) -> Column:
+    """A column that wraps long hashes and addresses instead of cutting them."""
+    return Column(header, overflow="fold")
 
 
 def _sat(value: int | None) -> str:
@@ -204,12 +209,13 @@ def tx_cmd(
         f"fee {_sat(info['fee'])} sat{'  coinbase' if info['coinbase'] else ''}",
         highlight=False,
     )
-    ins = Table("vin", "spends", "address", "value (sat)", title="inputs")
+    ins = Table("vin", _full("spends"), _full("address"), "value (sat)", title="inputs")
     for i in info["inputs"]:
         spends = "coinbase" if i["coinbase"] else f"{i['prev_txid']}:{i['prev_vout']}"
         ins.add_row(str(i["vin"]), spends, i["address"] or "-", _sat(i["value"]))
     console.print(ins)
-    outs = Table("vout", "type", "address", "value (sat)", "spent by", title="outputs")
+    outs = Table("vout", "type", _full("address"), "value (sat)", _full("spent by"),
+                 title="outputs")  # fmt: skip
     for o in info["outputs"]:
         spent = f"{o['spent_by']['txid']}:{o['spent_by']['vin']}" if o["spent_by"] else "-"
         outs.add_row(str(o["vout"]), o["type"], o["address"] or "-", _sat(o["value"]), spent)
@@ -238,7 +244,7 @@ def address_cmd(
         f"{info['last_seen_height']})",
         highlight=False,
     )
-    table = Table("height", "txid", "direction", "value (sat)", title="movements")
+    table = Table("height", _full("txid"), "direction", "value (sat)", title="movements")
     for m in info["movements"]:
         table.add_row(str(m["height"]), m["txid"], m["direction"], f"{m['value']:,}")
     console.print(table)
