@@ -15,6 +15,7 @@ from spector.extract._templates import template_for
 from spector.sim import generate_world
 from spector.sim._generate import armored, pgp_for
 from spector.sim._sites import build_sites
+from spector.sim._sites._hydra import CITY_LIST
 
 GOLDEN = Path(__file__).parent / "golden"
 REFERENCE = datetime(2023, 1, 30, 23, 59, 59, tzinfo=UTC)  # the range's clock on day 29
@@ -41,7 +42,8 @@ def as_json(records) -> list[dict]:
 
 
 def pages() -> list[tuple[str, str, str, str]]:
-    """(family, kind, path, html) for one page of each kind."""
+    """(family, kind, path, html) for one page of each kind; of an index, the page that
+    lists the listing whose page is taken."""
     return market_pages() + forum_pages()
 
 
@@ -79,6 +81,8 @@ def market_pages() -> list[tuple[str, str, str, str]]:
         }
         item, shop, fb = prefix[market.family]
         paths = [("listing", f"{item}{x.ref}")]
+        index, query = index_page(site, x, day)
+        out.append((market.family, "index", index, site.render(index, query, day).body))
         if shop:
             paths += [
                 ("vendor", f"{shop}{vendor.handle}"),
@@ -87,6 +91,24 @@ def market_pages() -> list[tuple[str, str, str, str]]:
         for kind, path in paths:
             out.append((market.family, kind, path, site.render(path, {}, day).body))
     return out
+
+
+def index_page(site, x, day: int) -> tuple[str, dict[str, str]]:
+    """The path and query of the listing index page that lists ``x`` (its category's, its
+    city's, the bot shop's stock list)."""
+    if site.family in ("escrow", "walletless"):
+        base, param = f"{site.cat_path}{x.category}", site.page_param
+    elif site.family == "hydra":
+        base, param = f"/city/{CITY_LIST.index(x.extra['city']) + 1}", "page"
+    else:
+        base, param = "/bots", "page"
+    for number in range(1, 1000):
+        query = {param: str(number)} if number > 1 else {}
+        page = site.render(base, query, day)
+        assert page.status == 200, (site.family, base, number)
+        if f'/{x.ref}"' in page.body:
+            return base, query
+    raise AssertionError(f"no index page lists {x.ref}")
 
 
 def main() -> None:

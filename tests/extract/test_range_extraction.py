@@ -279,3 +279,222 @@ def test_parallel_extraction_gives_the_same_store(crawled, tmp_path):
             )
     assert dumps[0] == dumps[1]
     assert all(dumps[0][t] for t in tables)
+
+
+# -- listing index pages ------------------------------------------------------------------
+# What a row of each family's index shows exactly as the listing page does (the rest of a
+# listing is on its own page only): escrow and walletless categories show title, price
+# and vendor (the category is the page's), Hydra's cities title, price and shop, the bot
+# shop's stock list every attribute of a bot.
+INDEX_FIELDS = {
+    "escrow": {"title", "category", "price", "currency", "price_usd", "vendor_id"},
+    "walletless": {"title", "category", "price", "currency", "price_usd", "vendor_id"},
+    "hydra": {"title", "price", "currency", "price_usd", "vendor_id"},
+    "bots": {"title", "category", "price", "currency", "price_usd", "vendor_id", "ships_from"},
+}
+LISTING_COLUMNS = (
+    "title",
+    "category",
+    "price",
+    "currency",
+    "price_usd",
+    "quantity",
+    "unit",
+    "ships_from",
+    "ships_to",
+    "vendor_id",
+)
+RECORD_TABLES = ("listings", "vendor_accounts", "feedback", "posts")
+
+
+INDEX_URL = r"^[a-z]+://[^/]+/((c|category|city)/[^/?]+|bots)([?].*)?$"
+
+
+def _hold_back(ws, pages: str) -> None:
+    """Set aside the captures of listing index pages (``pages="indexes"``) or of all the
+    other pages (``"others"``), as if the crawl had not fetched them; _restore puts them
+    back."""
+    which = {"indexes": "", "others": "NOT"}[pages]
+    ws.store.con.execute(
+        f"CREATE TABLE held AS SELECT * FROM captures WHERE {which} regexp_matches(url, ?)",
+        [INDEX_URL],
+    )
+    ws.store.con.execute(f"DELETE FROM captures WHERE {which} regexp_matches(url, ?)", [INDEX_URL])
+
+
+def _restore(ws) -> None:
+    ws.store.con.execute("INSERT INTO captures SELECT * FROM held")
+    ws.store.con.execute("DROP TABLE held")
+
+
+def _fresh(base, target):
+    """A copy of the crawled workspace with nothing extracted yet."""
+    import shutil
+
+    shutil.copytree(base / "ws", target)
+    with Workspace.open(target, write=True) as ws:
+        for table in (*RECORD_TABLES, "extracted_captures", "extraction_errors"):
+            ws.store.con.execute(f"DELETE FROM {table}")
+    return target
+
+
+def _dump(ws):
+    return {
+        t: sorted(
+            ws.store.con.execute(
+                f"SELECT * EXCLUDE (source, first_seen, last_seen) FROM {t}"
+            ).fetchall()
+        )
+        for t in RECORD_TABLES
+    }
+
+
+def test_index_pages_alone_give_the_listings_they_show_field_exact(crawled, tmp_path):
+    base, truth = crawled
+    day = truth["day"]
+    _fresh(base, tmp_path / "ws")
+    with Workspace.open(tmp_path / "ws", write=True) as ws:
+        import_rates(ws.store, base / "range" / "world" / "rates.parquet")
+        _hold_back(ws, "others")
+        con = ws.store.con
+        indexes = con.execute(
+            "SELECT count(*) FROM captures WHERE record_type = 'response' AND status = 200"
+        ).fetchone()[0]
+        report = extract_captures(ws)
+        assert report.errors == 0
+        assert report.extracted == indexes > 4  # each index page, and no other page
+        family = {m["market_id"]: m["family"] for m in truth["markets"]}
+        name = {m["market_id"]: m["name"] for m in truth["markets"]}
+        accounts = {a["account_id"]: a for a in _world(base, "accounts")}
+        live = [x for x in _world(base, "listings") if x["start_day"] <= day < x["end_day"]]
+        assert {family[x["market_id"]] for x in live} == set(INDEX_FIELDS)
+        for x in live:
+            fam = family[x["market_id"]]
+            mid = Market(name=name[x["market_id"]]).id
+            row = con.execute(
+                f"SELECT {', '.join(LISTING_COLUMNS)} FROM listings WHERE id = ?",
+                [Listing(market_id=mid, listing_ref=x["ref"]).id],
+            ).fetchone()
+            assert row is not None, (fam, x["ref"])  # every live listing is on an index
+            got = dict(zip(LISTING_COLUMNS, row, strict=True))
+            vendor = accounts[x["account_id"]]
+            want = {
+                **{k: x[k] for k in ("title", "category", "price", "price_usd", "ships_from")},
+                "currency": "RUB" if fam == "hydra" else "USD",
+                "vendor_id": VendorAccount(market_id=mid, handle=vendor["handle"]).id,
+            }
+            for column in LISTING_COLUMNS:
+                if column not in INDEX_FIELDS[fam]:  # not shown: not guessed either
+                    assert got[column] in (None, []), (fam, column, got[column])
+                elif column == "price_usd" and fam == "hydra":  # the range's rouble rate
+                    assert abs(got[column] - x["price_usd"]) <= Decimal("0.01")
+                else:
+                    assert got[column] == want[column], (fam, column)
+        # vendors: their handles only (the rest is on their own pages)
+        assert (
+            con.execute(
+                "SELECT count(*) FROM vendor_accounts WHERE profile_text IS NOT NULL "
+                "OR joined IS NOT NULL OR rating IS NOT NULL OR len(pgp_fingerprints) > 0"
+            ).fetchone()[0]
+            == 0
+        )
+        live_ids = {
+            Listing(market_id=Market(name=name[x["market_id"]]).id, listing_ref=x["ref"]).id
+            for x in live
+        }
+        assert {r[0] for r in con.execute("SELECT id FROM listings").fetchall()} == live_ids
+
+
+@pytest.mark.parametrize("indexes_later", [False, True], ids=["crawled", "indexes-refetched"])
+def test_index_and_listing_pages_in_any_order_give_what_listing_pages_give(
+    crawled, tmp_path, indexes_later
+):
+    """The store's merge (latest non-null value wins) cannot be turned by index pages: the
+    fields an index gives are those its listing page gives, and equal; it fills nothing the
+    listing page leaves empty. Index pages only widen when a listing was seen. A crawl
+    fetches an index before the listings it links to; with ``indexes_later`` the index
+    pages were fetched again after every other page (so their values are the latest)."""
+    base, _ = crawled
+    runs = {  # the runs of `spector extract`, each on the captures of the pages it names
+        "without indexes": ["no indexes"],
+        "indexes first": ["indexes only", "all"],
+        "indexes last": ["no indexes", "all"],
+        "together": ["all"],
+    }
+    held = {"no indexes": "indexes", "indexes only": "others"}
+    dumps, seen = {}, {}
+    for label, steps in runs.items():
+        target = _fresh(base, tmp_path / label.replace(" ", "-"))
+        with Workspace.open(target, write=True) as ws:
+            import_rates(ws.store, base / "range" / "world" / "rates.parquet")
+            if indexes_later:
+                ws.store.con.execute(
+                    "UPDATE captures SET fetched_at = fetched_at + (SELECT max(fetched_at) - "
+                    "min(fetched_at) + INTERVAL 1 MINUTE FROM captures) "
+                    "WHERE regexp_matches(url, ?)",
+                    [INDEX_URL],
+                )
+            for step in steps:
+                if step in held:
+                    _hold_back(ws, held[step])
+                report = extract_captures(ws)
+                assert report.errors == 0
+                assert report.extracted > 4
+                if step in held:
+                    _restore(ws)
+            dumps[label] = _dump(ws)
+            seen[label] = {
+                i: (a, b)
+                for i, a, b in ws.store.con.execute(
+                    "SELECT id, first_seen, last_seen FROM listings"
+                ).fetchall()
+            }
+    assert all(dumps["without indexes"][t] for t in RECORD_TABLES)
+    for label in ("indexes first", "indexes last", "together"):
+        assert dumps[label] == dumps["without indexes"], label
+        # an index page is an observation too: the time a listing was seen only widens
+        for listing_id, (first, last) in seen["without indexes"].items():
+            wider = seen[label][listing_id]
+            assert wider[0] <= first
+            assert wider[1] >= last
+        assert any(seen[label][i] != s for i, s in seen["without indexes"].items())
+
+
+def test_an_index_page_whose_layout_changed_is_an_error_and_the_batch_goes_on(
+    crawled, monkeypatch, tmp_path
+):
+    base, truth = crawled
+    _fresh(base, tmp_path / "ws")
+    real = template_for
+
+    def moved(family):  # the Cyrillic market now marks its index rows <li class="item">
+        found = real(family)
+        if family != "hydra":
+            return found
+        pages = tuple(
+            {**p, "items": [{**i, "each": "ul.tovary li.item"} for i in p["items"]]}
+            if p["kind"] == "listing_index"
+            else p
+            for p in found.pages
+        )
+        return dataclasses.replace(found, pages=pages)
+
+    monkeypatch.setattr(_run, "template_for", moved)
+    hydra = next(m for m in truth["markets"] if m["family"] == "hydra")
+    with Workspace.open(tmp_path / "ws", write=True) as ws:
+        import_rates(ws.store, base / "range" / "world" / "rates.parquet")
+        report = extract_captures(ws)
+        con = ws.store.con
+        errors = con.execute(
+            "SELECT ref, reason FROM extraction_errors WHERE stage = 'template'"
+        ).fetchall()
+        cities = con.execute(
+            "SELECT count(*) FROM captures WHERE url LIKE '%/city/%' AND status = 200 "
+            "AND record_type = 'response'"
+        ).fetchone()[0]
+        recall = score(base / "range", ws)["extraction"]["recall"]
+    assert report.errors == len(errors) == cities > 0  # one error per index page
+    assert all("/city/" in url and "without listings" in why for url, why in errors)
+    assert all(hydra["onions"][0] in url for url, _ in errors)
+    assert report.extracted > 50  # the listing pages and the other families went on
+    assert recall == 1.0

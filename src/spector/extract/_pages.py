@@ -1,12 +1,14 @@
 """From a template's fields to records: prices, quantities, countries, categories, dates.
 
 The hooks a family needs beyond its template live here too (a bot's title is built from
-its attributes; the bot shop sells under its own name; a forum post without an id of its
-own is numbered by its place in the thread).
+its attributes; the bot shop sells under its own name; a listing index's rows are keyed
+by the listing pages they link to, and take the category the page is for; a forum post
+without an id of its own is numbered by its place in the thread).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -27,6 +29,7 @@ from spector.model import (
     resolve_currency,
     selector_kind,
 )
+from spector.model import category as taxonomy_category
 
 __all__ = ["PageError", "records_of"]
 
@@ -105,40 +108,11 @@ def records_of(
     family = template.family
     out: list[Record] = []
     if result.kind == "listing":
-        handle = site if family == "bots" else f.get("vendor")
-        if not handle:
-            raise PageError("listing page without a vendor")
-        vendor = VendorAccount(market_id=market_id, handle=handle)
-        price, currency = _price(f.get("price"))
-        quantity, unit = None, None
-        if f.get("quantity"):
-            quantity = _decimal(f["quantity"], "quantity")
-            unit = (f["quantity"] or "").split()[-1]
-        title = f.get("title")
-        category = resolve_category((f.get("category") or "").split(" / "))
-        ships_from = c.code if (c := resolve_country(f.get("ships_from") or "")) else None
-        if family == "bots":
-            title = (
-                f"Bot {f.get('victim_country')} {f.get('os')} ({f.get('cookies')} cookies, "
-                f"{f.get('logins')} logins)"
-            )
-            category, ships_from = "fraud.bots", f.get("victim_country")
-        listing = Listing(
-            market_id=market_id,
-            listing_ref=str(f["ref"]),
-            vendor_id=vendor.id,
-            title=title,
-            category=category,
-            price=price,
-            currency=currency,
-            price_usd=price if currency == "USD" else None,
-            quantity=quantity,
-            unit=unit,
-            ships_from=ships_from,
-            ships_to=_countries(f.get("ships_to")),
-        )
+        vendor, listing = _listing(f, family, market_id, site)
         out += [vendor, listing]
         out += _feedback(result, template, market_id, vendor.id, listing.id, reference)
+    elif result.kind == "listing_index":
+        out += _index(result, template, market_id, site)
     elif result.kind == "vendor":
         handle = f.get("handle") or unquote(str(f.get("handle", "")))
         pgp = f.get("pgp")
@@ -166,7 +140,7 @@ def records_of(
             )
         )
     elif result.kind == "feedback":
-        handle = f.get("vendor")
+        handle = f.get("vendor") or ""
         if not handle:
             raise PageError("feedback page without its vendor")
         vendor = VendorAccount(market_id=market_id, handle=handle)
@@ -175,6 +149,90 @@ def records_of(
     elif result.kind == "forum_thread":
         out += _posts(result, market_id, reference)
     return out
+
+
+def _listing(
+    f: dict[str, str | None], family: str, market_id: str, site: str, what: str = "listing page"
+) -> tuple[VendorAccount, Listing]:
+    """The listing a listing page (or a row of an index) shows, and its vendor. A field the
+    page does not show stays None (an empty ships-to), so it erases nothing in the store."""
+    handle = site if family == "bots" else f.get("vendor")
+    if not handle:
+        raise PageError(f"{what} without a vendor")
+    vendor = VendorAccount(market_id=market_id, handle=handle)
+    price, currency = _price(f.get("price"))
+    quantity, unit = None, None
+    if f.get("quantity"):
+        quantity = _decimal(f["quantity"], "quantity")
+        unit = (f["quantity"] or "").split()[-1]
+    title = f.get("title")
+    category = resolve_category((f.get("category") or "").split(" / "))
+    ships_from = c.code if (c := resolve_country(f.get("ships_from") or "")) else None
+    if family == "bots":
+        attributes = [f.get(n) for n in ("victim_country", "os", "cookies", "logins")]
+        if not all(attributes):
+            raise PageError(f"{what} without the bot's country, OS, cookie and login counts")
+        country, os_name, cookies, logins = attributes
+        title = f"Bot {country} {os_name} ({cookies} cookies, {logins} logins)"
+        category, ships_from = "fraud.bots", country
+    listing = Listing(
+        market_id=market_id,
+        listing_ref=str(f["ref"]),
+        vendor_id=vendor.id,
+        title=title,
+        category=category,
+        price=price,
+        currency=currency,
+        price_usd=price if currency == "USD" else None,
+        quantity=quantity,
+        unit=unit,
+        ships_from=ships_from,
+        ships_to=_countries(f.get("ships_to")),
+    )
+    return vendor, listing
+
+
+def _index(result: PageResult, template: Template, market_id: str, site: str) -> list[Record]:
+    """The listings a listing index (a category's, a city's, the stock list) shows, one per
+    row, keyed by the ref of the listing page its row links to, so they are the records its
+    listing page gives. A row carries only the fields its template reads, which are those
+    the index shows as the listing page does; the page's category (from its URL, when that
+    is a code of the taxonomy) goes to each row.
+
+    A page without the end of its list (a page cut short: its last row could be cut mid-
+    value), without rows, or with a row that does not link to a listing means the layout
+    changed: PageError, and nothing of the page is stored."""
+    f = result.fields
+    if "list_end" in f and not f["list_end"]:
+        raise PageError("listing index without the end of its list (cut short, or changed)")
+    rows = result.items.get("listings", [])
+    if not rows:
+        raise PageError("listing index without listings")
+    page_category = _taxonomy_code(f.get("category_code"))
+    out: dict[str, Record] = {}
+    for row in rows:
+        ref = _ref_from_href(template, row.get("link"))
+        if not ref:
+            shown = row.get("title") or row.get("link") or "?"
+            raise PageError(f"listing index row without a link to its listing: {shown!r}")
+        vendor, listing = _listing(
+            {**row, "ref": ref}, template.family, market_id, site, "listing index row"
+        )
+        if page_category:
+            listing = dataclasses.replace(listing, category=page_category)
+        out.setdefault(vendor.id, vendor)
+        out[listing.id] = listing
+    return list(out.values())
+
+
+def _taxonomy_code(code: str | None) -> str | None:
+    """A category code shown by a page (in its URL), when it is one of the taxonomy's."""
+    if not code:
+        return None
+    try:
+        return taxonomy_category(unquote(code)).code
+    except UsageError:
+        return None
 
 
 def _posts(result: PageResult, market_id: str, reference: datetime) -> list[Record]:

@@ -28,7 +28,7 @@ class ExtractReport:
     captures: int = 0
     extracted: int = 0
     records: int = 0
-    skipped: int = 0  # no page kind of the template for the URL (indexes, members, ...)
+    skipped: int = 0  # no page kind of the template for the URL (home pages, members, ...)
     errors: int = 0
 
 
