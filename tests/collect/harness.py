@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from spector.model import onion_address_from_key
+from spector.sim._range import settle
 from spector.sim._socks import SocksProxy
 
 
@@ -104,8 +105,11 @@ class OnionSites:
     def __exit__(self, *exc: object) -> None:
         async def stop() -> None:
             self.server.close()
+            if self.proxy is not None:
+                await self.proxy.close_all()
             await self.server.wait_closed()
             await self.runner.cleanup()
+            await settle()
 
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)

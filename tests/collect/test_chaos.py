@@ -15,6 +15,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from spector.collect import CrawlOptions, start_crawl
 from spector.sim import RangeServer, ServeOptions
+from spector.sim._range import settle
 from spector.store import Workspace
 
 SKIP = re.compile(r"^/(logout|calendar|media/|login|captcha/)")
@@ -74,10 +75,7 @@ class FakeControlPort:
             # one), so that no socket or task outlives the loop.
             self.server.close()
             await self.server.wait_closed()
-            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await settle()
 
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -124,7 +122,11 @@ def test_crawl_survives_a_hostile_range(tiny, ws_root):
         got = {r[0] for r in rows if r[1] == market["name"] and not SKIP.match(urlsplit(r[0]).path)}
         assert len(got) == market["pages"], market["name"]
     files = sorted((ws_root / "warc").glob("*.warc.gz"))
-    assert len(files) > 3  # rotated by size
+    # rotated by size: a file is closed once it reaches the limit (how many files that
+    # makes depends on how many retries the injected failures caused)
+    assert len(files) >= 2
+    for warc in files[:-1]:
+        assert warc.stat().st_size >= options.warc_max_bytes
     for warc in files:
         with warc.open("rb") as handle:
             assert sum(1 for _ in ArchiveIterator(handle, check_digests="raise")) >= 2

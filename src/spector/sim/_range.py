@@ -101,6 +101,19 @@ async def run_servers(
         await proxy.close_all()
         await socks.wait_closed()
         await runner.cleanup()
+        await settle()
+
+
+async def settle() -> None:
+    """End every other task of the loop (connection handlers still piping) and let the
+    transports they close finish closing, so no socket outlives the loop."""
+    current = asyncio.current_task()
+    pending = [t for t in asyncio.all_tasks() if t is not current]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for _ in range(3):  # transport close callbacks run on the next iterations
+        await asyncio.sleep(0)
 
 
 async def _check_sites(loaded: LoadedRange, port: int) -> None:
