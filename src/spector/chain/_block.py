@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -64,65 +65,45 @@ class Parsed(NamedTuple):
     addr_off: np.ndarray
 
 
-def _error(status: np.ndarray, file: str | None, base: int, start: int) -> ParseError:
+# the kernel's status codes as (what happened, what was expected), given its ``aux``
+_MESSAGES: dict[int, Callable[[int], tuple[str, str]]] = {
+    k.E_TRUNC: lambda n: ("data ends inside the block", f"{n} more byte{'s' if n != 1 else ''}"),
+    k.E_VARINT: lambda n: (
+        "bad compact size",
+        f"a canonical compact size of at most {k.MAX_SIZE:,}",
+    ),
+    k.E_COUNT: lambda n: (
+        f"count {n:,} is larger than the rest of the block can hold",
+        "a count that fits in the block",
+    ),
+    k.E_FLAG: lambda n: (f"unknown transaction flag 0x{n:02x}", "flag 0x01"),
+    k.E_SUPERFLUOUS: lambda n: (
+        "witness flag set but every witness is empty",
+        "at least one witness item",
+    ),
+    k.E_TRAILING: lambda n: (
+        f"{n:,} bytes after the last transaction",
+        "the block to end with its last transaction",
+    ),
+    k.E_MERKLE: lambda n: (
+        "merkle root does not match the transactions",
+        "the header's merkle root",
+    ),
+    k.E_MUTATED: lambda n: (
+        "the merkle tree pairs two equal hashes: a duplicated transaction list (CVE-2012-2459)",
+        "distinct hashes in every pair",
+    ),
+    k.E_NOTX: lambda n: ("block without transactions", "a coinbase"),
+}
+
+
+def _error(status: np.ndarray, file: str | None, base: int) -> ParseError:
     code, offset, aux = (int(x) for x in status)
-    at = base + offset - start
-    if code == k.E_TRUNC:
-        return ParseError(
-            "data ends inside the block",
-            file=file,
-            offset=at,
-            expected=f"{aux} more byte{'s' if aux != 1 else ''}",
-        )
-    if code == k.E_VARINT:
-        return ParseError(
-            "bad compact size",
-            file=file,
-            offset=at,
-            expected=f"a canonical compact size of at most {k.MAX_SIZE:,}",
-        )
-    if code == k.E_COUNT:
-        return ParseError(
-            f"count {aux:,} is larger than the rest of the block can hold",
-            file=file,
-            offset=at,
-            expected="a count that fits in the block",
-        )
-    if code == k.E_FLAG:
-        return ParseError(
-            f"unknown transaction flag 0x{aux:02x}", file=file, offset=at, expected="flag 0x01"
-        )
-    if code == k.E_SUPERFLUOUS:
-        return ParseError(
-            "witness flag set but every witness is empty",
-            file=file,
-            offset=at,
-            expected="at least one witness item",
-        )
-    if code == k.E_TRAILING:
-        return ParseError(
-            f"{aux:,} bytes after the last transaction",
-            file=file,
-            offset=at,
-            expected="the block to end with its last transaction",
-        )
-    if code == k.E_MERKLE:
-        return ParseError(
-            "merkle root does not match the transactions",
-            file=file,
-            offset=at,
-            expected="the header's merkle root",
-        )
-    if code == k.E_MUTATED:
-        return ParseError(
-            "the merkle tree pairs two equal hashes: a duplicated transaction list (CVE-2012-2459)",
-            file=file,
-            offset=at,
-            expected="distinct hashes in every pair",
-        )
-    if code == k.E_NOTX:
-        return ParseError("block without transactions", file=file, offset=at, expected="a coinbase")
-    return ParseError(f"parser status {code}", file=file, offset=at)
+    message = _MESSAGES.get(code)
+    if message is None:
+        return ParseError(f"parser status {code}", file=file, offset=base + offset)
+    what, expected = message(aux)
+    return ParseError(what, file=file, offset=base + offset, expected=expected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,5 +375,5 @@ def parse_block(
         )
     result = k.parse_txs(buf, 0, buf.size, addresses, net.p2pkh, net.p2sh, net.hrp_array)
     if result[0][0] != k.E_OK:
-        raise _error(result[0], name, offset, 0)
+        raise _error(result[0], name, offset)
     return Block(buf, Parsed(*result[1:]), net, name, offset)

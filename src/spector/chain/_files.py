@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spector.chain._network import Network, network_of_magic
+from spector.chain._network import NETWORKS, Network, network_of_magic
 from spector.errors import InputError, ParseError
 
 __all__ = ["Header", "Source", "list_sources", "read_block", "scan"]
@@ -227,7 +227,7 @@ def _records(
 def _resync(data: np.ndarray, start: int, net: Network | None) -> int:
     """The next offset at or after ``start`` where a record could begin (no copy of the
     rest of the file: candidates are found by their first byte, then checked)."""
-    magics = [net.magic] if net else [n.magic for n in _all_networks()]
+    magics = [net.magic] if net else [n.magic for n in NETWORKS.values()]
     best = int(data.size)
     for magic in magics:
         for i in np.flatnonzero(data[start:] == magic[0]):
@@ -238,12 +238,6 @@ def _resync(data: np.ndarray, start: int, net: Network | None) -> int:
                 best = at
                 break
     return best
-
-
-def _all_networks() -> list[Network]:
-    from spector.chain._network import NETWORKS
-
-    return list(NETWORKS.values())
 
 
 def read_block(header: Header) -> np.ndarray:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import time
 from collections.abc import Callable, Iterable
@@ -32,7 +33,7 @@ from spector.chain._network import Network, network
 from spector.chain._store import TABLES, ChainStore, IndexRow
 from spector.chain._tables import block_tables
 from spector.errors import ParseError, UsageError
-from spector.store import Workspace
+from spector.store import Workspace, sql_string
 
 __all__ = ["IngestReport", "Item", "block_work", "ingest_files", "ingest_items"]
 
@@ -40,17 +41,20 @@ ZERO = "0" * 64
 Progress = Callable[[int, int], None]  # (blocks done, bytes done)
 
 
+def _target(bits: int) -> int | None:
+    """The target a compact ``bits`` encodes; None when negative, zero or overflowing."""
+    exponent, mantissa = bits >> 24, bits & 0x007FFFFF
+    if bits & 0x00800000 and mantissa:
+        return None
+    target = mantissa << (8 * (exponent - 3)) if exponent >= 3 else mantissa >> (8 * (3 - exponent))
+    return target if 0 < target < 1 << 256 else None
+
+
 def block_work(bits: int) -> int:
     """The expected number of hashes for a block with this compact target (Core's
     GetBlockProof: 0 for a negative, zero or overflowing target)."""
-    exponent = bits >> 24
-    mantissa = bits & 0x007FFFFF
-    if bits & 0x00800000 or mantissa == 0:
-        return 0
-    target = mantissa << (8 * (exponent - 3)) if exponent >= 3 else mantissa >> (8 * (3 - exponent))
-    if target <= 0 or target >= 1 << 256:
-        return 0
-    return (1 << 256) // (target + 1)
+    target = _target(bits)
+    return 0 if target is None else (1 << 256) // (target + 1)
 
 
 @dataclass
@@ -71,20 +75,7 @@ class IngestReport:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "ingested": self.ingested,
-            "txs": self.txs,
-            "bytes": self.bytes,
-            "already": self.already,
-            "rolled_back": self.rolled_back,
-            "stale": self.stale,
-            "orphans": self.orphans,
-            "skipped": self.skipped,
-            "backfilled": self.backfilled,
-            "tip_height": self.tip_height,
-            "tip_hash": self.tip_hash,
-            "seconds": round(self.seconds, 3),
-        }
+        return dataclasses.asdict(self) | {"seconds": round(self.seconds, 3)}
 
 
 @dataclass
@@ -144,17 +135,24 @@ def _bip34(header: Header, net: Network) -> int | None:
 
 def check_pow(block_hash: str, bits: int, net: Network) -> str | None:
     """Why the header's proof of work is invalid, or None (Core's CheckProofOfWork)."""
-    exponent, mantissa = bits >> 24, bits & 0x007FFFFF
-    if bits & 0x00800000 and mantissa:
-        return f"bits 0x{bits:08x} encode a negative target"
-    target = mantissa << (8 * (exponent - 3)) if exponent >= 3 else mantissa >> (8 * (3 - exponent))
-    if target == 0 or target >= 1 << 256:
-        return f"bits 0x{bits:08x} encode no valid target"
+    target = _target(bits)
+    if target is None:
+        negative = bits & 0x00800000 and bits & 0x007FFFFF
+        return f"bits 0x{bits:08x} encode {'a negative' if negative else 'no valid'} target"
     if target > net.pow_limit:
         return f"bits 0x{bits:08x} are easier than the {net.name} limit"
     if int(block_hash, 16) > target:
         return f"the header hash is above the target of bits 0x{bits:08x}"
     return None
+
+
+def _pow_error(why: str, file: str | Path | None, offset: int) -> ParseError:
+    return ParseError(
+        f"proof of work: {why}",
+        file=file,
+        offset=offset,
+        expected="a header hash at or below its target",
+    )
 
 
 def plan(
@@ -188,12 +186,7 @@ def plan(
             continue
         why = check_pow(h.hash, h.bits, net)
         if why is not None:
-            err = ParseError(
-                f"proof of work: {why}",
-                file=h.source.path,
-                offset=h.offset,
-                expected="a header hash at or below its target",
-            )
+            err = _pow_error(why, h.source.path, h.offset)
             if not skip_bad:
                 raise err
             report.skipped.append(err.one_line())
@@ -202,8 +195,6 @@ def plan(
     children: dict[str, list[_Node]] = {}
     for node in nodes.values():
         children.setdefault(node.prev, []).append(node)
-    for kids in children.values():
-        kids.sort(key=lambda n: (n.stored is None, n.order))
     trees: list[tuple[tuple[int, int, int], list[_Node]]] = []
     for root in (n for n in nodes.values() if n.prev not in nodes):
         members = _tree(root, children)
@@ -487,10 +478,6 @@ def _replace(
     store.refresh_views()
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _touching(store: ChainStore, table: str, heights: set[int]) -> list[str]:
     return [rel for rel, lo, hi in store.files(table) if any(lo <= h <= hi for h in heights)]
 
@@ -575,7 +562,7 @@ def backfill(store: ChainStore) -> int:
         for rel in _touching(store, "txs", heights):
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW new_txs AS "
-                f"SELECT * FROM read_parquet({_lit(store.abs(rel))})"
+                f"SELECT * FROM read_parquet({sql_string(store.abs(rel))})"
             )
             data = _arrow(con, _TXS)
             replacements[("txs", rel)] = data
@@ -588,7 +575,7 @@ def backfill(store: ChainStore) -> int:
         for rel in _touching(store, "blocks", heights):
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW new_blocks AS "
-                f"SELECT * FROM read_parquet({_lit(store.abs(rel))})"
+                f"SELECT * FROM read_parquet({sql_string(store.abs(rel))})"
             )
             replacements[("blocks", rel)] = _arrow(con, _BLOCKS)
     finally:
@@ -650,12 +637,7 @@ def ingest_items(
                 )
             why = check_pow(block.hash, block.bits, item.network)
             if why is not None:
-                raise ParseError(
-                    f"proof of work: {why}",
-                    file=item.file,
-                    offset=item.offset,
-                    expected="a header hash at or below its target",
-                )
+                raise _pow_error(why, item.file, item.offset)
         except ParseError as exc:
             if not skip_bad:
                 if batch_items:
@@ -678,7 +660,7 @@ def ingest_items(
         committer.commit(batch_items, batch_blocks, report)
 
 
-def _tip(store: ChainStore, report: IngestReport) -> None:
+def record_tip(store: ChainStore, report: IngestReport) -> None:
     row = store.con.execute(
         "SELECT height, hash FROM chain_index ORDER BY height DESC LIMIT 1"
     ).fetchone()
@@ -788,6 +770,6 @@ def ingest_files(
     relink(store, chosen.relinked)
     ingest_items(ws, chosen.items, report, skip_bad=skip_bad, progress=progress)
     report.backfilled = backfill(store)
-    _tip(store, report)
+    record_tip(store, report)
     report.seconds = time.perf_counter() - started
     return report

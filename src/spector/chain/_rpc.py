@@ -25,10 +25,10 @@ from spector.chain._ingest import (
     IngestReport,
     Item,
     Progress,
-    _tip,
     backfill,
     block_work,
     ingest_items,
+    record_tip,
     rollback,
 )
 from spector.chain._network import NETWORKS, Network, network
@@ -224,13 +224,9 @@ def ingest_rpc(
     rollback(store, above)
     report.rolled_back.extend(above)
     report.backfilled = backfill(store)
-    _tip(store, report)
+    record_tip(store, report)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _same(data: np.ndarray) -> np.ndarray:
-    return data
 
 
 def _items(
@@ -263,7 +259,7 @@ def _items(
                 chainwork=works[block_hash],
                 anchored="node",
                 source=f"rpc:{client.display}#{height}",
-                load=functools.partial(_same, data),
+                load=functools.partial(np.asarray, data),
                 network=net,
                 bits=bits,
                 file=f"rpc getblock {block_hash}",

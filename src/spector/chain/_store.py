@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from spector.chain._tables import RANGE, SCHEMAS
-from spector.store import Workspace
+from spector.store import Workspace, sql_string
 
 __all__ = ["TABLES", "ChainStore", "IndexRow"]
 
@@ -121,7 +121,7 @@ class ChainStore:
         for table in TABLES:
             files = [self.abs(f[0]) for f in self.files(table)]
             if files:
-                listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+                listed = ", ".join(sql_string(f) for f in files)
                 body = f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false)"
             else:
                 cols = ", ".join(

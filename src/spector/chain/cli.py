@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -86,7 +87,10 @@ def ingest_cmd(
         elapsed = max(time.perf_counter() - started, 1e-9)
         bars.update(task, completed=blocks, mb=size / 1e6, rate=size / 1e6 / elapsed)
 
-    with open_workspace(workspace, write=True) as ws, bars if not as_json else _Null():
+    with (
+        open_workspace(workspace, write=True) as ws,
+        bars if not as_json else contextlib.nullcontext(),
+    ):
         if rpc:
             report = ingest_rpc(
                 ws, rpc, cookie=rpc_cookie, skip_bad=skip_bad, progress=progress,
@@ -117,14 +121,6 @@ def ingest_cmd(
                           + (" …" if len(hashes) > 5 else ""), highlight=False)  # fmt: skip
     for message in report.skipped:
         console.print(f"skipped: {message}", markup=False, highlight=False)
-
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 @chain_app.command("status")

@@ -2,7 +2,7 @@
 
 from spector.store._config import CONFIG_NAME, WorkspaceConfig, read_config
 from spector.store._migrations import Migration, migrations
-from spector.store._parquet import export_parquet, import_parquet
+from spector.store._parquet import export_parquet, import_parquet, sql_string
 from spector.store._store import Store, UpsertCounts, utc_naive
 from spector.store._workspace import STORE_NAME, Workspace, find_workspace
 
@@ -19,5 +19,6 @@ __all__ = [
     "import_parquet",
     "migrations",
     "read_config",
+    "sql_string",
     "utc_naive",
 ]

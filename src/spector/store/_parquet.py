@@ -32,8 +32,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _sql_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+def sql_string(text: str | Path) -> str:
+    """``text`` as a single-quoted SQL string literal (for paths DuckDB cannot bind)."""
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 # The chain's rows are Parquet files already (the workspace's chain/ folder); these
@@ -53,7 +54,7 @@ def export_parquet(store: Store, folder: Path) -> dict[str, int]:
         target = folder / f"{table}.parquet"
         order = ", ".join(f'"{k}"' for k in store.primary_key(table)) or "ALL"
         store.con.execute(
-            f'COPY (SELECT * FROM "{table}" ORDER BY {order}) TO {_sql_path(target)} '
+            f'COPY (SELECT * FROM "{table}" ORDER BY {order}) TO {sql_string(target)} '
             "(FORMAT PARQUET, COMPRESSION ZSTD)"
         )
         row = store.con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
@@ -97,7 +98,7 @@ def import_parquet(store: Store, folder: Path) -> dict[str, UpsertCounts]:
             try:
                 store.con.execute(
                     f"CREATE OR REPLACE TEMP TABLE {staging} AS "
-                    f"SELECT * FROM read_parquet({_sql_path(path)})"
+                    f"SELECT * FROM read_parquet({sql_string(path)})"
                 )
             except duckdb.Error as exc:
                 raise InputError(f"unreadable Parquet: {exc}", where=path) from exc
