@@ -5,6 +5,7 @@ The tree::
     SpectorError                    base of everything below
     ├── UserError                   bad input or environment; CLI: exit 2, one line "error: ..."
     │   ├── ConfigError             malformed spector.toml, a site profile, a mapping file
+    │   │   └── TemplateError       a page template: bad TOML, CSS selector, regex (file, field)
     │   ├── WorkspaceError          the workspace cannot be used as asked
     │   │   ├── NotAWorkspace       the folder has no spector.toml
     │   │   ├── WorkspaceExists     `init` on a folder that already is one
@@ -13,7 +14,12 @@ The tree::
     │   │   └── SchemaTooNew        written by a newer Spector; nothing is touched
     │   ├── InputError              a file or value we were given is wrong
     │   │   ├── ParseError          bytes that do not follow their format (file, offset)
-    │   │   └── SelectorInvalid     a selector value fails its kind's validation
+    │   │   ├── SelectorInvalid     a selector value fails its kind's validation
+    │   │   ├── PageError           a page matched a template but a field cannot be read
+    │   │   └── RpcError            a Bitcoin node's JSON-RPC answer (spector.chain)
+    │   ├── SiteError               a site or the way to it will not serve the crawl
+    │   │   ├── LoginFailed         a site's login did not succeed (form, CAPTCHA, answer)
+    │   │   └── ProxyError          the SOCKS proxy is missing, refused, or not socks5h://
     │   └── UsageError              options that do not fit together
     └── InternalError               a bug in Spector; CLI: exit 1 with a traceback on --debug
 
@@ -29,12 +35,17 @@ __all__ = [
     "ConfigError",
     "InputError",
     "InternalError",
+    "LoginFailed",
     "NotAWorkspace",
+    "PageError",
     "ParseError",
+    "ProxyError",
     "SchemaTooNew",
     "SelectorInvalid",
+    "SiteError",
     "SpectorError",
     "StoreCorrupt",
+    "TemplateError",
     "UsageError",
     "UserError",
     "WorkspaceError",
@@ -85,6 +96,11 @@ class UserError(SpectorError):
 
 class ConfigError(UserError):
     """A configuration file (spector.toml, a site profile, a mapping) is malformed."""
+
+
+class TemplateError(ConfigError):
+    """A page template is wrong: ``where`` names its file and field (bad TOML, a CSS
+    selector or a regex that does not compile, an unknown key)."""
 
 
 class WorkspaceError(UserError):
@@ -142,6 +158,22 @@ class SelectorInvalid(InputError):
         self.value = value
         self.reason = reason
         super().__init__(f"invalid {kind} {value!r}: {reason}")
+
+
+class PageError(InputError):
+    """A page matched a template but a field could not be read (the layout changed?)."""
+
+
+class SiteError(UserError):
+    """A site, or the way to it, will not serve the crawl as configured."""
+
+
+class LoginFailed(SiteError):
+    """A site's login did not succeed: no form, a CAPTCHA not answered, credentials refused."""
+
+
+class ProxyError(SiteError):
+    """The SOCKS proxy is not ``socks5h://HOST:PORT``, or is missing or unreachable."""
 
 
 class UsageError(UserError):

@@ -21,7 +21,7 @@ from spector.extract._dates import resolve_relative
 from spector.extract._pages import PageError, records_of
 from spector.extract._run import extract_captures
 from spector.extract._templates import template_for
-from spector.model import Market, Post, VendorAccount, selector_kind
+from spector.model import Post, VendorAccount, selector_kind
 from spector.store import Workspace
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -154,7 +154,7 @@ def test_crawled_thread_posts_selectors_and_a_changed_page(tmp_path):
         assert len(errors) == 1
         assert errors[0][0].endswith("/thread/T2")
         assert "without an author" in errors[0][1]
-        market = Market(name="Test Forum").id
+        (market,) = con.execute("SELECT id FROM markets WHERE name = 'Test Forum'").fetchone()
         rows = con.execute(
             "SELECT thread_ref, post_ref, author, text, media FROM posts ORDER BY post_ref"
         ).fetchall()

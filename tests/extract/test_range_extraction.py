@@ -18,7 +18,7 @@ from spector.extract import _run
 from spector.extract._rates import import_rates
 from spector.extract._run import extract_captures
 from spector.extract._templates import template_for
-from spector.model import Listing, Market, Post, VendorAccount
+from spector.model import Listing, Post, VendorAccount
 from spector.sim import EPOCH, RangeServer, generate, score
 from spector.store import Workspace
 
@@ -37,6 +37,16 @@ def crawled(tmp_path_factory):
     return base, truth
 
 
+def _ws_markets(con, truth):
+    """Range market id -> the workspace's id of that market (found by its onion hosts)."""
+    by_onion = {
+        o: mid
+        for mid, onions in con.execute("SELECT id, onions FROM markets").fetchall()
+        for o in onions or []
+    }
+    return {m["market_id"]: by_onion[m["onions"][0]] for m in truth["markets"]}
+
+
 def _world(base, name):
     return pq.read_table(base / "range" / "world" / f"{name}.parquet").to_pylist()
 
@@ -52,11 +62,11 @@ def test_range_extracts_field_exact(crawled):
         assert score(base / "range", ws)["extraction"]["recall"] == 1.0
         con = ws.store.con
         family = {m["market_id"]: m["family"] for m in truth["markets"]}
-        name = {m["market_id"]: m["name"] for m in truth["markets"]}
+        ws_market = _ws_markets(con, truth)
         accounts = {a["account_id"]: a for a in _world(base, "accounts")}
         live = [x for x in _world(base, "listings") if x["start_day"] <= day < x["end_day"]]
         for x in live:
-            mid = Market(name=name[x["market_id"]]).id
+            mid = ws_market[x["market_id"]]
             row = con.execute(
                 "SELECT title, category, price, currency, quantity, unit, ships_from, ships_to, "
                 "vendor_id, price_usd FROM listings WHERE id = ?",
@@ -86,7 +96,7 @@ def test_range_extracts_field_exact(crawled):
         selling = {x["account_id"] for x in live if family[x["market_id"]] != "bots"}
         for aid in selling:
             a = accounts[aid]
-            mid = Market(name=name[a["market_id"]]).id
+            mid = ws_market[a["market_id"]]
             row = con.execute(
                 "SELECT pgp_fingerprints, joined, sales_count, feedback_count, rating, "
                 "profile_text FROM vendor_accounts WHERE id = ?",
@@ -103,7 +113,7 @@ def test_range_extracts_field_exact(crawled):
         for f in feedback:
             if f["account_id"] not in selling:
                 continue
-            mid = Market(name=name[f["market_id"]]).id
+            mid = ws_market[f["market_id"]]
             row = con.execute(
                 "SELECT rating, text, buyer, left_after, left_before FROM feedback "
                 "WHERE market_id = ? AND feedback_ref = ?",
@@ -122,7 +132,8 @@ def test_forum_posts_extract_field_exact(crawled):
     base, truth = crawled
     day = truth["day"]
     forum = next(m for m in truth["markets"] if m["family"] == "forum")
-    mid = Market(name=forum["name"]).id
+    with Workspace.open(base / "ws") as ws:
+        mid = _ws_markets(ws.store.con, truth)[forum["market_id"]]
     threads = {t["thread_id"]: t for t in _world(base, "forum_threads") if t["day"] <= day}
     members = {m["member_id"]: m["name"] for m in _world(base, "forum_members")}
     posts = [p for p in _world(base, "forum_posts") if p["day"] <= day]
@@ -364,13 +375,13 @@ def test_index_pages_alone_give_the_listings_they_show_field_exact(crawled, tmp_
         assert report.errors == 0
         assert report.extracted == indexes > 4  # each index page, and no other page
         family = {m["market_id"]: m["family"] for m in truth["markets"]}
-        name = {m["market_id"]: m["name"] for m in truth["markets"]}
+        ws_market = _ws_markets(con, truth)
         accounts = {a["account_id"]: a for a in _world(base, "accounts")}
         live = [x for x in _world(base, "listings") if x["start_day"] <= day < x["end_day"]]
         assert {family[x["market_id"]] for x in live} == set(INDEX_FIELDS)
         for x in live:
             fam = family[x["market_id"]]
-            mid = Market(name=name[x["market_id"]]).id
+            mid = ws_market[x["market_id"]]
             row = con.execute(
                 f"SELECT {', '.join(LISTING_COLUMNS)} FROM listings WHERE id = ?",
                 [Listing(market_id=mid, listing_ref=x["ref"]).id],
@@ -399,8 +410,7 @@ def test_index_pages_alone_give_the_listings_they_show_field_exact(crawled, tmp_
             == 0
         )
         live_ids = {
-            Listing(market_id=Market(name=name[x["market_id"]]).id, listing_ref=x["ref"]).id
-            for x in live
+            Listing(market_id=ws_market[x["market_id"]], listing_ref=x["ref"]).id for x in live
         }
         assert {r[0] for r in con.execute("SELECT id FROM listings").fetchall()} == live_ids
 

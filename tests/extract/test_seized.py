@@ -34,7 +34,7 @@ def test_seized_export_imports_and_links_orders_to_chain_addresses(tmp_path, cap
     with Workspace.open(tmp_path / "ws") as ws:
         con = ws.store.con
         assert con.execute("SELECT DISTINCT market_id FROM orders").fetchall() == [
-            (Market(name=market["name"]).id,)
+            (Market(name=market["name"]).id,)  # a market known only by the name given
         ]
         orders = con.execute(
             "SELECT o.order_ref, o.payto_address, o.amount_usd, v.handle FROM orders o "

@@ -37,7 +37,13 @@ def test_ids_are_frozen():
 
 def test_record_ids_follow_their_keys():
     market = Market(name="Alpha Market")
-    assert market.id == Market(name="ALPHA MARKET", status="seized").id
+    assert market.id == Market(name="Alpha Market", status="seized").id
+    # A name is not folded: two clones that share a name but not an onion stay two.
+    assert market.id != Market(name="ALPHA MARKET").id
+    clone_a = Market(name="Alpha Market", ref="onion:a.onion", onions=("a.onion",))
+    clone_b = Market(name="Alpha Market", ref="onion:b.onion", onions=("b.onion",))
+    assert clone_a.id != clone_b.id != market.id
+    assert clone_a.id == Market(name="Alpha", ref="onion:a.onion", onions=("c.onion",)).id
     assert market.id.startswith("market-")
     bob = VendorAccount(market_id=market.id, handle="Bob")
     assert bob.id == VendorAccount(market_id=market.id, handle="bob", rating=4.5).id

@@ -90,7 +90,7 @@ def test_list_fields_grow_by_union(workspace):
     workspace.store.upsert([ALPHA, _listing(ships_to=("EU",))], source="a", seen_at=T0)
     workspace.store.upsert([_listing(ships_to=("GB", "US"))], source="b", seen_at=T0)
     mirror = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"
-    workspace.store.upsert([Market(name="alpha", onions=(mirror,))], source="b", seen_at=T0)
+    workspace.store.upsert([Market(name="Alpha", onions=(mirror,))], source="b", seen_at=T0)
     assert _rows(workspace, "SELECT ships_to FROM listings") == [(["EU", "GB", "US"],)]
     assert _rows(workspace, "SELECT onions FROM markets") == [(sorted([*ALPHA.onions, mirror]),)]
 

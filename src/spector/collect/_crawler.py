@@ -27,6 +27,7 @@ from spector.collect._state import CaptureRow, CrawlState, FrontierItem
 from spector.collect._tor import new_identity
 from spector.collect._urls import Refusal, Scope, canonical, signature
 from spector.collect._warc import Archive
+from spector.errors import LoginFailed
 
 __all__ = ["CrawlOptions", "Crawler"]
 
@@ -73,10 +74,6 @@ class SiteCrawl:
     def share_cookies(self) -> None:
         for other in self.clients[1:]:
             other.cookies = self.client.cookies
-
-
-class LoginFailed(Exception):
-    pass
 
 
 class Crawler:

@@ -10,7 +10,7 @@ from spector.collect._profile import SiteProfile
 from spector.collect._state import CrawlState
 from spector.errors import WorkspaceLocked
 from spector.model import Capture, Market
-from spector.store import Workspace
+from spector.store import Workspace, market_ref
 
 __all__ = ["publish"]
 
@@ -38,7 +38,13 @@ def publish(
             continue
         with ws:
             markets = [
-                Market(name=p.name, family=p.family, onions=p.hosts, status="unknown")
+                Market(
+                    name=p.name,
+                    family=p.family,
+                    onions=p.hosts,
+                    status="unknown",
+                    ref=market_ref(ws.store, name=p.name, onions=p.hosts),
+                )
                 for p in profiles
             ]
             records = [

@@ -11,6 +11,7 @@ first day to its last.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 import tomllib
@@ -266,20 +267,21 @@ def _row(
     if fb.get("column") and fb.get("format") == "agora":
         cell = row.get(fb["column"]) or ""
         day_end = seen + timedelta(days=1) if src.get("observed_precision") == "day" else seen
+        repeats: Counter[tuple[object, ...]] = Counter()
         for rating, text, when, buyer in _agora_feedback(cell):
             interval = resolve_relative(when, seen, day_end)
-            records.append(
-                Feedback(
-                    market_id=market.id,
-                    vendor_id=vendor.id,
-                    listing_id=listing.id,
-                    rating=float(rating),
-                    text=text or None,
-                    buyer=buyer,
-                    left_after=interval[0] if interval else None,
-                    left_before=interval[1] if interval else None,
-                )
+            feedback = Feedback(
+                market_id=market.id,
+                vendor_id=vendor.id,
+                listing_id=listing.id,
+                rating=float(rating),
+                text=text or None,
+                buyer=buyer,
+                left_after=interval[0] if interval else None,
+                left_before=interval[1] if interval else None,
             )
+            repeats[feedback.key()] += 1  # identical ones told apart by order, not time
+            records.append(dataclasses.replace(feedback, nth=repeats[feedback.key()]))
             report.feedback += 1
     return seen, records
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import unquote, urlsplit
 
-from spector.errors import SelectorInvalid, UsageError
+from spector.errors import PageError, SelectorInvalid, UsageError
 from spector.extract._dates import resolve_relative
 from spector.extract._selectors import _fingerprint
 from spector.extract._templates import PageResult, Template
@@ -34,10 +35,6 @@ from spector.model import category as taxonomy_category
 __all__ = ["PageError", "records_of"]
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-
-
-class PageError(Exception):
-    """A page matched a template but a field could not be read (the layout changed?)."""
 
 
 def _decimal(text: str | None, what: str) -> Decimal | None:
@@ -283,22 +280,25 @@ def _feedback(
     reference: datetime,
 ) -> list[Record]:
     out: list[Record] = []
+    seen: Counter[tuple[object, ...]] = Counter()
     for item in result.items.get("feedback", []):
         after, before = _when(item.get("when"), reference)
         ref = _ref_from_href(template, item.get("listing"))
         listing = listing_id or (Listing(market_id=market_id, listing_ref=ref).id if ref else None)
         rating = _NUMBER.search(item.get("rating") or "")
-        out.append(
-            Feedback(
-                market_id=market_id,
-                vendor_id=vendor_id,
-                listing_id=listing,
-                feedback_ref=item.get("ref"),
-                rating=float(rating[0]) if rating else None,
-                text=item.get("text"),
-                buyer=item.get("buyer"),
-                left_after=after,
-                left_before=before,
-            )
+        feedback = Feedback(
+            market_id=market_id,
+            vendor_id=vendor_id,
+            listing_id=listing,
+            feedback_ref=item.get("ref"),
+            rating=float(rating[0]) if rating else None,
+            text=item.get("text"),
+            buyer=item.get("buyer"),
+            left_after=after,
+            left_before=before,
         )
+        # Identical feedback without an id (two "5/5 thanks" by one masked buyer) are told
+        # apart by their order on the page, never by their relative time.
+        seen[feedback.key()] += 1
+        out.append(dataclasses.replace(feedback, nth=seen[feedback.key()]))
     return out

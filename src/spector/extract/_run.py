@@ -42,6 +42,7 @@ class _Job:
     content_type: str | None
     capture_id: str
     template: Template
+    market_id: str
 
 
 def _parse(job: _Job) -> tuple[str, list[Record] | None, str | None]:
@@ -52,7 +53,7 @@ def _parse(job: _Job) -> tuple[str, list[Record] | None, str | None]:
         result = job.template.apply(urlsplit(job.url).path, decode(page.body, job.content_type))
         if result is None:
             return job.capture_id, None, "no page kind of the template matches"
-        records = records_of(result, job.template, Market(name=job.site).id, job.site, reference)
+        records = records_of(result, job.template, job.market_id, job.site, reference)
     except (PageError, OSError, ValueError, StopIteration) as exc:
         return job.capture_id, None, str(exc) or type(exc).__name__
     return job.capture_id, records, None
@@ -64,7 +65,7 @@ def extract_captures(
     """Extract what is new; with ``processes`` > 1 pages are parsed in that many processes
     (the store is written by this one) once there are ``min_parallel`` pages or more."""
     report = ExtractReport()
-    families = dict(ws.store.con.execute("SELECT name, family FROM markets").fetchall())
+    by_host, by_name = _markets(ws)
     rows = ws.store.con.execute(
         "SELECT url, host, site, fetched_at, sha256, warc_file, warc_offset, content_type "
         "FROM captures WHERE record_type = 'response' AND status = 200 "
@@ -78,7 +79,8 @@ def extract_captures(
     }
     jobs = []
     for url, host, site, fetched_at, sha256, warc_file, offset, content_type in rows:
-        template = template_for(families.get(site))
+        market_id, family = by_host.get(host) or by_name.get(site) or (None, None)
+        template = template_for(family)
         capture_id = Capture(url=url, host=host, fetched_at=fetched_at, sha256=sha256).id
         if template is None or (capture_id, template.name) in done:
             continue
@@ -96,6 +98,7 @@ def extract_captures(
                 content_type,
                 capture_id,
                 template,
+                market_id or Market(name=site).id,
             )
         )
     by_id = {job.capture_id: job for job in jobs}
@@ -127,6 +130,23 @@ def extract_captures(
         report.extracted += 1
         report.records += len(records)
     return report
+
+
+def _markets(
+    ws: Workspace,
+) -> tuple[dict[str, tuple[str, str | None]], dict[str, tuple[str, str | None]]]:
+    """(market id, template family) by onion host, and by name for markets that only one
+    stored market bears (a capture's site name is the fallback for hosts not listed)."""
+    by_host: dict[str, tuple[str, str | None]] = {}
+    names: dict[str, list[tuple[str, str | None]]] = {}
+    for mid, name, family, onions in ws.store.con.execute(
+        "SELECT id, name, family, onions FROM markets ORDER BY first_seen, id"
+    ).fetchall():
+        for onion in onions or []:
+            by_host.setdefault(onion, (mid, family))
+        names.setdefault(name, []).append((mid, family))
+    by_name = {n: found[0] for n, found in names.items() if len(found) == 1}
+    return by_host, by_name
 
 
 def _reference(date_header: str | None, fetched_at: datetime) -> datetime:

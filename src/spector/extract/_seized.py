@@ -26,7 +26,7 @@ from spector.model import (
     make_id,
     selector_kind,
 )
-from spector.store import Store
+from spector.store import Store, market_ref
 
 __all__ = ["import_seized"]
 
@@ -42,7 +42,9 @@ def _read(folder: Path, name: str) -> list[dict[str, str]]:
 
 
 def import_seized(store: Store, folder: Path, market_name: str) -> dict[str, Any]:
-    market = Market(name=market_name, status="seized")
+    # The market named at import: the one already known under that name when there is one
+    # (the seized server of a market that was crawled), else a market known by its name.
+    market = Market(name=market_name, status="seized", ref=market_ref(store, name=market_name))
     users = {u["user_id"]: u for u in _read(folder, "users")}
     listings = _read(folder, "listings")
     orders = _read(folder, "orders")

@@ -51,7 +51,15 @@ class Record:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Market(Record):
-    """A market (or forum, or shop) under one name, with the onion hosts it answers on."""
+    """A market (or forum, or shop), identified by what the investigator knows of it.
+
+    ``ref`` is that identity: ``onion:<host>`` for a site known by its onion addresses (the
+    first address it was known by; its mirrors are in ``onions`` and stay one market), or
+    ``name:<name>`` for a market known only by a name given at import. Without a ``ref``
+    the exact name is the identity. The name is never folded: two clone markets that
+    share a name are two markets when their onions differ (``spector.store.market_ref``
+    finds the market a set of onions or a name already belongs to).
+    """
 
     TABLE: ClassVar[str] = "markets"
     VERSIONED: ClassVar[bool] = True
@@ -59,11 +67,12 @@ class Market(Record):
 
     name: str
     family: str | None = None  # template family the extractor uses
-    onions: tuple[str, ...] = ()  # normalised v3 hosts: main address and mirrors
+    onions: tuple[str, ...] = ()  # normalised hosts (v3; v2 for archived data): all mirrors
     status: str = "unknown"  # active, seized, exit_scam, closed, unknown
+    ref: str | None = None
 
     def key(self) -> tuple[object, ...]:
-        return (self.name.casefold(),)
+        return (self.ref or f"name:{self.name}",)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +93,11 @@ class VendorAccount(Record):
     sales_count: int | None = None
     feedback_count: int | None = None
     ships_from: str | None = None  # ISO 3166-1 alpha-2 or a region code
+    level: str | None = None  # the market's vendor level or rank, as shown ("Level 5")
+    feedback_score: float | None = None  # the market's own feedback score, as shown
+    feedback_positive: int | None = None  # "+62 | -0": 62
+    feedback_negative: int | None = None  # "+62 | -0": 0
+    transactions_count: int | None = None  # "Transactions: 1,234"
 
     def key(self) -> tuple[object, ...]:
         return (self.market_id, self.handle.casefold())
@@ -110,6 +124,9 @@ class Listing(Record):
     ships_from: str | None = None
     ships_to: tuple[str, ...] = ()
     url: str | None = None
+    sold_count: int | None = None  # the market's counter: "12 sold since Mar 5, 2017"
+    sold_since: datetime | None = None  # the date that counter runs from, when shown
+    stock: int | None = None  # items in stock, when shown
 
     def key(self) -> tuple[object, ...]:
         return (self.market_id, self.listing_ref)
@@ -117,7 +134,13 @@ class Listing(Record):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Feedback(Record):
-    """A buyer's feedback. The date is an interval when the page showed "5 days ago"."""
+    """A buyer's feedback. The date is an interval when the page showed "5 days ago".
+
+    Its id is the market's own feedback id when the market shows one. Otherwise it is
+    what stays the same each time the feedback is seen again (vendor, listing, buyer,
+    rating, text, and ``nth``: 1 for the first such feedback on its page, 2 for an
+    identical second one...), never the time: "5 days ago" moves between crawls.
+    """
 
     TABLE: ClassVar[str] = "feedback"
 
@@ -130,6 +153,7 @@ class Feedback(Record):
     buyer: str | None = None  # as shown, usually masked ("b***r")
     left_after: datetime | None = None
     left_before: datetime | None = None
+    nth: int = 1
 
     def key(self) -> tuple[object, ...]:
         if self.feedback_ref:
@@ -139,10 +163,9 @@ class Feedback(Record):
             self.vendor_id,
             self.listing_id,
             self.buyer,
-            self.left_after,
-            self.left_before,
             self.rating,
             self.text,
+            self.nth,
         )
 
 
@@ -256,6 +279,10 @@ class Capture(Record):
     warc_offset: int | None = None
     record_type: str = "response"  # response, revisit, or error
     reason: str | None = None  # why a capture failed or was cut short
+    truncated: bool = False  # the body was cut (size or time cap, dropped connection)
+    source_file: str | None = None  # imported: the file the page came from
+    source_sha256: str | None = None  # imported: SHA-256 of that file as read
+    time_basis: str | None = None  # what fetched_at is: fetch, warc-date, observed-at, file-mtime
 
     def key(self) -> tuple[object, ...]:
         return (self.url, self.fetched_at, self.sha256)

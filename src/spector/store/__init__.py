@@ -1,6 +1,7 @@
 """The workspace and its analytic store (DuckDB + Parquet), with versioned migrations."""
 
 from spector.store._config import CONFIG_NAME, WorkspaceConfig, read_config
+from spector.store._markets import market_ref
 from spector.store._migrations import Migration, migrations
 from spector.store._parquet import export_parquet, import_parquet, sql_string
 from spector.store._store import Store, UpsertCounts, utc_naive
@@ -17,6 +18,7 @@ __all__ = [
     "export_parquet",
     "find_workspace",
     "import_parquet",
+    "market_ref",
     "migrations",
     "read_config",
     "sql_string",

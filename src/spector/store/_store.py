@@ -251,6 +251,7 @@ def _arrow_type(hint: Any) -> pa.DataType:
         return _arrow_type(args[0])
     mapping: dict[Any, pa.DataType] = {
         str: pa.string(),
+        bool: pa.bool_(),
         int: pa.int64(),
         float: pa.float64(),
         Decimal: _DECIMAL,
