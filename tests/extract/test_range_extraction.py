@@ -142,7 +142,7 @@ def test_forum_posts_extract_field_exact(crawled):
     with Workspace.open(base / "ws", write=True) as ws:
         assert extract_captures(ws).errors == 0  # or nothing new, when the test above ran first
         con = ws.store.con
-        assert score(base / "range", ws)["extraction"]["posts_recall"] == 1.0
+        assert score(base / "range", ws)["extraction"]["by_kind"]["post"]["recall"] == 1.0
         for p in posts:
             thread = threads[p["thread_id"]]
             row = con.execute(

@@ -2,7 +2,14 @@
 
 The scorer reads only the workspace's published tables and the range's truth files.
 Each stage adds its metrics here under its own key (see the issue's contract):
-``extraction.recall``, ``linking.*``, ``clustering.*``, ``revenue.*``, ``tracing.*``.
+``extraction.*``, ``chain.*``, later ``linking.*``, ``clustering.*``, ``revenue.*``.
+
+``extraction`` scores listings, vendor accounts, feedback and forum posts field by field
+(``spector.sim._score_extract``) against what a crawl can see on the range's last day
+(``spector.sim._score_truth``); its ``seized`` part scores the seized server's import
+against the export's truth (``spector.sim._score_seized``). Workspace markets are matched
+to the range's by their onion hosts (a crawled site); the seized market, imported by
+name, by its name (a market without onions).
 """
 
 from __future__ import annotations
@@ -13,9 +20,14 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from spector.sim._range import read_truth
-from spector.store import Workspace
+from spector.sim._score_extract import KindRows, Tally, figures, read_rows, tally_kind
+from spector.sim._score_seized import SEIZED_KINDS, seized_truth
+from spector.sim._score_truth import KINDS, KindTruth, crawl_truth, describe, noun
+from spector.store import Store, Workspace
 
 __all__ = ["score"]
+
+SEIZED_SOURCE = "SELECT entity_id FROM observations WHERE source LIKE 'seized:%'"
 
 
 def score(out: Path, ws: Workspace) -> dict[str, Any]:
@@ -29,7 +41,7 @@ def score(out: Path, ws: Workspace) -> dict[str, Any]:
             "counts": truth["counts"],
         }
     }
-    result["extraction"] = _extraction(out, ws, truth, day)
+    result["extraction"] = _extraction(out, ws.store, truth)
     result["chain"] = _chain(out, ws)
     return result
 
@@ -75,125 +87,112 @@ def _chain(out: Path, ws: Workspace) -> dict[str, Any]:
     }
 
 
-def _extraction(out: Path, ws: Workspace, truth: dict[str, Any], day: int) -> dict[str, Any]:
-    """Recall of the listings, vendor accounts, feedback and forum posts a crawl can see on
-    the range's last day (live listings, their vendors, those vendors' feedback, every post
-    made by then), matched on the market's onion hosts and the market's own ids (listing
-    ref, handle, feedback id, thread and post id). A post counts only when its text, its
-    author and its thread (id, title, board) are exact too."""
-    world = out / "world"
+def _extraction(out: Path, store: Store, truth: dict[str, Any]) -> dict[str, Any]:
+    """Listings, vendor accounts, feedback and posts of the crawled markets, field by field,
+    per kind and per family; and the seized server's records (``seized``)."""
+    rt = crawl_truth(out, truth)
     market_of_onion = {o: m["market_id"] for m in truth["markets"] for o in m["onions"]}
-    closed = {
-        m["market_id"]
+    matched: dict[str, str] = {}  # workspace market id -> range market id
+    others = 0
+    for mid, onions in store.con.execute("SELECT id, onions FROM markets ORDER BY id").fetchall():
+        found = next((market_of_onion[o] for o in onions or [] if o in market_of_onion), None)
+        if found:
+            matched[mid] = found
+        else:
+            others += 1
+    rows = {kind: read_rows(store, kind, matched) for kind in KINDS}
+    result = _assemble(rt.kinds, rows, rt.families, rt.scope, by_family=True, day=rt.day)
+    result["markets"] = {
+        m["name"]: {
+            "family": m["family"],
+            "closed": (
+                f"{rt.closed[m['market_id']][0]} on day {rt.closed[m['market_id']][1]}"
+                if m["market_id"] in rt.closed
+                else None
+            ),
+            "workspace_markets": sum(1 for r in matched.values() if r == m["market_id"]),
+        }
         for m in truth["markets"]
-        if m["close_day"] is not None and day >= m["close_day"]
     }
-    # Workspace market id -> range market id, matched on onion hosts.
-    ws_market = {}
-    for mid, onions in ws.store.con.execute("SELECT id, onions FROM markets").fetchall():
-        for onion in onions or []:
-            if onion in market_of_onion:
-                ws_market[mid] = market_of_onion[onion]
-    listings = pq.read_table(
-        world / "listings.parquet",
-        columns=["market_id", "account_id", "ref", "start_day", "end_day"],
-    ).to_pylist()
-    want_listings = {
-        (x["market_id"], x["ref"])
-        for x in listings
-        if x["start_day"] <= day < x["end_day"] and x["market_id"] not in closed
-    }
-    got_listings = {
-        (ws_market[m], ref)
-        for m, ref in ws.store.con.execute("SELECT market_id, listing_ref FROM listings").fetchall()
-        if m in ws_market
-    }
-    accounts = pq.read_table(
-        world / "accounts.parquet", columns=["market_id", "account_id", "handle"]
-    ).to_pylist()
-    selling = {
-        (x["market_id"], x["account_id"])
-        for x in listings
-        if x["start_day"] <= day < x["end_day"] and x["market_id"] not in closed
-    }
-    handle = {a["account_id"]: a["handle"].casefold() for a in accounts}
-    want_accounts = {(m, handle[a]) for m, a in selling}
-    got_accounts = {
-        (ws_market[m], h.casefold())
-        for m, h in ws.store.con.execute("SELECT market_id, handle FROM vendor_accounts").fetchall()
-        if m in ws_market
-    }
-    # Feedback is shown on its vendor's feedback pages, which exist while the vendor has a
-    # live listing: that is what a crawl on the last day can see.
-    fb = pq.read_table(
-        world / "feedback.parquet", columns=["market_id", "account_id", "feedback_id", "day"]
-    ).to_pylist()
-    want_fb = {
-        (f["market_id"], f["feedback_id"])
-        for f in fb
-        if f["day"] <= day and (f["market_id"], f["account_id"]) in selling
-    }
-    got_fb = {
-        (ws_market[m], ref)
-        for m, ref in ws.store.con.execute(
-            "SELECT market_id, feedback_ref FROM feedback"
+    result["unmatched_workspace_markets"] = others  # no onion of the range: not scored here
+    result["seized"] = _seized(out, store, truth, matched)
+    return result
+
+
+def _seized(
+    out: Path, store: Store, truth: dict[str, Any], crawled: dict[str, str]
+) -> dict[str, Any] | None:
+    """The seized server's records: those of the workspace market imported under the seized
+    market's name (one without onions); if the import went into the crawled market, the
+    records a seized source observed there."""
+    st = seized_truth(out, truth)
+    if st is None:
+        return None
+    named = {
+        mid: st.market_id
+        for mid, ref, onions in store.con.execute(
+            "SELECT id, ref, onions FROM markets WHERE name = ?", [st.name]
         ).fetchall()
-        if m in ws_market
+        if ref == f"name:{st.name}" or (ref is None and not onions)
     }
-    want_posts = _forum_posts(world, day, closed)
-    got_posts = {
-        (ws_market[m], *rest)
-        for m, *rest in ws.store.con.execute(
-            "SELECT market_id, thread_ref, post_ref, thread_title, board, author, text FROM posts"
-        ).fetchall()
-        if m in ws_market
-    }
-
-    def recall(want: set[Any], got: set[Any]) -> float | None:
-        return round(len(want & got) / len(want), 6) if want else None
-
-    parts = {
-        "listings": (want_listings, got_listings),
-        "vendor_accounts": (want_accounts, got_accounts),
-        "feedback": (want_fb, got_fb),
-        "posts": (want_posts, got_posts),
-    }
-    total_want = sum(len(w) for w, _ in parts.values())
-    total_hit = sum(len(w & g) for w, g in parts.values())
-    return {
-        "recall": round(total_hit / total_want, 6) if total_want else None,
-        **{f"{k}_recall": recall(w, g) for k, (w, g) in parts.items()},
-        **{f"{k}_truth": len(w) for k, (w, _) in parts.items()},
-    }
+    only, how = None, "by name (a market without onions)"
+    if not named:
+        named = {w: r for w, r in crawled.items() if r == st.market_id}
+        only, how = SEIZED_SOURCE, "the crawled market's records a seized import observed"
+    rows = {kind: read_rows(store, kind, named, only) for kind in SEIZED_KINDS}
+    result = _assemble(st.kinds, rows, {st.market_id: st.family}, st.scope, by_family=False)
+    result["market"] = st.name
+    result["workspace_markets"] = len(named)
+    result["matched"] = how
+    return result
 
 
-def _forum_posts(world: Path, day: int, closed: set[str]) -> set[tuple[Any, ...]]:
-    """(market, thread id, post id, thread title, board, author, text) of every post a
-    forum shows on ``day``."""
-    threads = {
-        t["thread_id"]: t
-        for t in pq.read_table(world / "forum_threads.parquet").to_pylist()
-        if t["day"] <= day and t["market_id"] not in closed
-    }
-    names = {
-        m["member_id"]: m["name"]
-        for m in pq.read_table(
-            world / "forum_members.parquet", columns=["member_id", "name"]
-        ).to_pylist()
-    }
-    posts = pq.read_table(
-        world / "forum_posts.parquet", columns=["post_id", "thread_id", "member_id", "day", "text"]
-    ).to_pylist()
-    return {
-        (
-            t["market_id"],
-            t["thread_id"],
-            p["post_id"],
-            t["title"],
-            t["board"],
-            names[p["member_id"]],
-            p["text"],
-        )
-        for p in posts
-        if p["day"] <= day and (t := threads.get(p["thread_id"]))
-    }
+def _assemble(
+    kinds: dict[str, KindTruth],
+    rows: dict[str, KindRows],
+    families: dict[str, str],
+    scope: str,
+    *,
+    by_family: bool,
+    day: int = 0,
+) -> dict[str, Any]:
+    total = Tally()
+    per_family: dict[str, dict[str, Tally]] = {}
+    by_kind = {}
+    for kind, kt in kinds.items():
+        t, fams = tally_kind(kt, rows[kind], families)
+        by_kind[kind] = figures(t, kt.scope)
+        total.add(_prefixed(t, kind))
+        for fam, ft in fams.items():
+            per_family.setdefault(fam, {})[kind] = ft
+    result = _summary(total, scope)
+    result["by_kind"] = by_kind
+    if by_family:
+        result["by_family"] = {}
+        for fam, tallies in sorted(per_family.items()):
+            ft_total = Tally()
+            for kind, t in tallies.items():
+                ft_total.add(_prefixed(t, kind))
+            parts = [f"{noun(k, t.truth)} of {t.truth_ever:,}" for k, t in tallies.items()]
+            result["by_family"][fam] = {
+                **_summary(ft_total, f"{fam}: " + ", ".join(parts)),
+                "by_kind": {
+                    k: figures(t, describe(k, t.truth, t.truth_ever, day, t.excluded_closed))
+                    for k, t in tallies.items()
+                },
+            }
+    return result
+
+
+def _summary(t: Tally, scope: str) -> dict[str, Any]:
+    out = figures(t, scope, examples=False)
+    out.pop("fields")  # per field: in by_kind
+    return out
+
+
+def _prefixed(t: Tally, kind: str) -> Tally:
+    """``t`` with its fields named ``kind.field``, to add tallies of several kinds."""
+    copy = Tally()
+    copy.add(t)
+    copy.fields = {f"{kind}.{name}": f for name, f in t.fields.items()}
+    return copy

@@ -108,15 +108,21 @@ def score(
     workspace: WorkspaceOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Compare what a workspace found with the range's truth, per stage."""
+    """Compare what a workspace found with the range's truth, per stage.
+
+    Extraction is scored field by field (recall, precision, field accuracy, per record
+    kind and per market family, with the counts behind each figure) over what a crawl can
+    see on the range's last day, and the seized server's import against its export."""
     from spector.sim._score import score as run
+    from spector.sim._score_report import score_lines
 
     with open_workspace(workspace) as ws:
         result = run(out, ws)
     if as_json:
         print(json.dumps(result, sort_keys=True))
     else:
-        console.print_json(json.dumps(result, sort_keys=True))
+        for line in score_lines(result):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 @demo_step(10, "training range")
@@ -147,13 +153,11 @@ def _demo_range(ctx: DemoContext) -> str:
 @demo_step(90, "score against the truth")
 def _demo_score(ctx: DemoContext) -> str:
     from spector.sim._score import score as run
+    from spector.sim._score_report import score_lines
 
     result = run(ctx.workspace.range_dir, ctx.workspace)
-    parts = [f"range seed {result['range']['seed']} day {result['range']['day']}"]
-    for stage, metrics in sorted(result.items()):
-        if stage != "range" and isinstance(metrics, dict) and metrics.get("recall") is not None:
-            parts.append(f"{stage}.recall {metrics['recall']:.3f}")
-    return ", ".join(parts)
+    first, *rest = score_lines(result, families=False)
+    return "\n".join([first, *(f"      {line}" for line in rest)])
 
 
 def register(root: typer.Typer, groups: Groups) -> None:
