@@ -1,13 +1,19 @@
-"""Hostile responses: bounded memory and time, recorded with a reason, the crawl goes on."""
+"""Hostile responses: bounded memory and time, recorded with a reason, the crawl goes on;
+a body cut short keeps what was received, marked truncated, with the hash of what was
+kept; look-alike hosts never reach the proxy, and no name is ever resolved here."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
+import socket
+import zlib
 
 import tomli_w
 from aiohttp import web
-from tests.collect.harness import OnionSites, onion, site_app
+from tests.collect.harness import onion
+from tests.collect.hostile_site import HostileSites, captures, crawl, payload
 
 from spector.collect import CrawlOptions, state_for
 from spector.collect._crawler import Crawler
@@ -82,7 +88,7 @@ def test_hostile_responses_are_bounded_and_recorded(tmp_path):
     )
     Workspace.init(tmp_path / "ws").close()
     root = tmp_path / "ws"
-    with OnionSites({HOST: site_app(hostile)}) as sites:
+    with HostileSites({HOST: hostile}) as sites:
         state = state_for(root)
         run_id = state.new_run(sites.proxy_url, [str(profile)], 0)
         options = CrawlOptions(proxy=sites.proxy_url, deadline=3.0, max_attempts=2)
@@ -109,3 +115,79 @@ def test_hostile_responses_are_bounded_and_recorded(tmp_path):
     assert rows["/ok"][0] == 200  # the crawl went on
     for warc in (root / "warc").glob("*.warc.gz"):  # nothing stored past the cap
         assert warc.stat().st_size < 20 * CAP
+    # what was received is kept, marked truncated, and its digest is of what was kept
+    kept = captures(root)
+    for path in ("/huge", "/bomb", "/truncated", "/slow"):
+        assert kept[path]["truncated"] is True, path
+        assert kept[path]["sha256"] == hashlib.sha256(payload(root, kept[path])).hexdigest()
+    assert payload(root, kept["/truncated"]) == b"<html><body>only part"
+    assert payload(root, kept["/huge"]) == (b"<p>" + b"x" * 65530 + b"</p>")[:CAP]
+    slow = payload(root, kept["/slow"])
+    assert slow == b"x" * len(slow)
+    assert 1 <= len(slow) <= 8  # a byte every half second for the 3 s deadline
+    bomb = payload(root, kept["/bomb"])  # gzip as transferred, cut where it inflated to CAP
+    assert set(zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(bomb)) == {0}
+    assert all(kept[p]["truncated"] is False for p in ("/", "/ok", "/latin1", "/malformed"))
+    bounds = summary["bounds"]["hostile"]
+    assert bounds["max_body_bytes"] == {
+        "max": CAP,
+        "hits": 2,
+        "example": bounds["max_body_bytes"]["example"],
+    }
+    assert bounds["deadline"]["hits"] == 1
+    assert bounds["deadline"]["example"].endswith("/slow")
+    assert bounds["max_depth"]["max"] == 12  # the redirect loop
+
+
+EVIL = onion("evil")
+LOOK_ALIKES = [f"x{HOST}", f"{HOST}.{EVIL}", f"{HOST.removesuffix('.onion')}.evil.onion", EVIL]
+
+
+async def tricky(request: web.Request) -> web.Response:
+    if request.path != "/":
+        return web.Response(text="<html>ok</html>", content_type="text/html")
+    links = [f"http://{h}/" for h in LOOK_ALIKES]
+    links += [
+        "http://127.0.0.1:9050/",
+        "http://[::1]/",
+        "http://localhost/",
+        "https://example.com/",
+    ]
+    links += [f"http://{HOST}@{EVIL}/", f"//{EVIL}/x", "/fine"]
+    body = "".join(f'<a href="{u}">{u}</a>' for u in links)
+    return web.Response(
+        text=f"<html><head><base href='http://{EVIL}/'></head><body>{body}</body></html>",
+        content_type="text/html",
+    )
+
+
+def test_look_alike_hosts_never_reach_the_proxy_and_no_name_is_resolved(tmp_path, monkeypatch):
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def guarded(host, *args, **kwargs):
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            lookups.append(str(host))
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+    profile = {"site": {"name": "tricky", "hosts": [HOST], "start_urls": [f"http://{HOST}/"]}}
+    with HostileSites({HOST: tricky, EVIL: tricky}) as sites:
+        root, summary = crawl(tmp_path, [profile], sites)
+        log = list(sites.log)
+    assert lookups == []
+    assert set(captures(root)) == {"/", "/fine"}
+    # every request the proxy saw: a CONNECT, by name, to the site, on port 80
+    assert log
+    assert {(r.command, r.address_type, r.host, r.port) for r in log} == {
+        ("connect", "name", HOST, 80)
+    }
+    state = state_for(root)
+    try:
+        refused = {r[0] for r in state.db.execute("SELECT url FROM refusals").fetchall()}
+    finally:
+        state.close()
+    for host in LOOK_ALIKES:
+        assert f"http://{host}/" in refused, host
+    for host in LOOK_ALIKES:
+        assert summary["refused"][f"host {host}"] >= 1, host

@@ -10,7 +10,7 @@ from aiohttp import web
 from tests.collect.harness import OnionSites, onion, site_app
 
 from spector.collect import start_crawl
-from spector.errors import UsageError
+from spector.errors import ProxyError
 from spector.store import Workspace
 
 HOME, EVIL, MIRROR = onion("home"), onion("evil"), onion("mirror")
@@ -96,6 +96,7 @@ def test_no_request_leaves_the_allow_list(tmp_path, monkeypatch):
     with Workspace.open(tmp_path / "ws") as ws:
         urls = {r[0] for r in ws.store.con.execute("SELECT url FROM captures").fetchall()}
         reasons = ws.store.con.execute("SELECT url, reason FROM captures").fetchall()
+        kinds = dict(ws.store.con.execute("SELECT url, record_type FROM captures").fetchall())
     assert urls == {
         f"http://{HOME}/",
         f"http://{HOME}/page2",
@@ -107,8 +108,9 @@ def test_no_request_leaves_the_allow_list(tmp_path, monkeypatch):
     }
     assert (
         dict(reasons)[f"http://{HOME}/download?id=7"]
-        == "media content type refused; body not fetched"
+        == "media refused by its declared type image/png; body not kept"
     )
+    assert kinds[f"http://{HOME}/download?id=7"] == "refused"
     refused = summary["refused"]
     for reason in (
         "host",
@@ -123,12 +125,22 @@ def test_no_request_leaves_the_allow_list(tmp_path, monkeypatch):
         assert any(key.startswith(reason) for key in refused), (reason, refused)
 
 
-@pytest.mark.parametrize("proxy", ["http://127.0.0.1:8080", "socks4://127.0.0.1:9050"])
-def test_only_a_socks5_proxy_is_accepted(tmp_path, proxy):
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        "http://127.0.0.1:8080",
+        "socks4://127.0.0.1:9050",
+        "socks5://127.0.0.1:9050",  # resolves names locally: a DNS leak
+        "socks5h://127.0.0.1",  # no port
+        "socks5h://user:pw@127.0.0.1:9050",  # the credentials are the isolation token's
+    ],
+)
+def test_only_a_socks5h_proxy_is_accepted(tmp_path, proxy):
     profile = tmp_path / "p.toml"
     profile.write_text(
         tomli_w.dumps({"site": {"name": "x", "hosts": [HOME], "start_urls": [f"http://{HOME}/"]}})
     )
     Workspace.init(tmp_path / "ws").close()
-    with pytest.raises(UsageError, match="socks5h"):
+    with pytest.raises(ProxyError, match="socks5h://HOST:PORT"):
         start_crawl(tmp_path / "ws", [profile], proxy=proxy)
+    assert not (tmp_path / "ws" / "collect.sqlite").exists()  # refused before any run began

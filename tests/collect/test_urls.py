@@ -8,7 +8,8 @@ import pytest
 from tests.collect.harness import onion
 
 from spector.collect import SiteProfile, canonical, signature
-from spector.collect._urls import Refusal, Scope, is_media
+from spector.collect._urls import Refusal, Scope, is_media, load_blocklist, path_pattern
+from spector.errors import ConfigError
 
 HOME = onion("home")
 OTHER = onion("other")
@@ -53,6 +54,17 @@ def decide(s: Scope, href: str, base: str = f"http://{HOME}/a/b") -> str | None:
         ("/logout", "denied"),
         ("/order/17", "denied"),
         (f"http://{HOME}:99999/", "unparseable"),
+        # look-alike hosts: the allow-list is an exact match, never a suffix or a prefix
+        (f"http://x{HOME}/", "allow-list"),
+        (f"http://{HOME}.{OTHER}/", "allow-list"),
+        (f"http://{HOME.removesuffix('.onion')}.evil.onion/", "allow-list"),
+        (f"http://www.{HOME}/", "allow-list"),
+        (f"http://{HOME[1:]}/", "allow-list"),
+        (f"http://{HOME}.", None),  # the root label's dot is the same host
+        ("/" + "a" * 2100, "longer than 2048"),
+        ("/" + "/".join("abcdefghijklmnopqrstu"), "more than 20 path segments"),
+        ("/x/x/x/x/", "repeats a segment"),
+        ("/x/y/x/y/x/", None),
     ],
 )
 def test_leak_tricks_are_refused(href, reason):
@@ -62,6 +74,51 @@ def test_leak_tricks_are_refused(href, reason):
     else:
         assert got is not None
         assert reason in got
+
+
+def test_look_alike_hosts_are_refused_by_an_exact_match():
+    """A suffix match (``host.endswith(allowed)``) would admit the first, a prefix or
+    substring match the second: both are other sites."""
+    s = scope()
+    for host in (f"x{HOME}", f"{HOME}.{OTHER}", f"{HOME}.onion"):
+        refusal = s.admit(f"http://{host}/")
+        assert refusal is not None, host
+        assert refusal.reason == f"host {host} is not in the site's allow-list"
+        assert s.admit_host(f"http://{host}/login") is not None
+    assert s.admit(f"http://{HOME}/") is None
+
+
+def test_path_patterns_fold_traps_without_digits():
+    # endless folders: one pattern at every depth
+    assert {path_pattern(f"http://h/a/{'/'.join('bcdefgh'[:n])}") for n in range(2, 7)} == {"/a/a+"}
+    # session ids of letters in the path: one pattern whatever the letters
+    assert path_pattern("http://h/s/QhvXkPzWmRt/catalog") == path_pattern(
+        "http://h/s/plmoknijbuhv/about"
+    )
+    # a site's routes keep their own patterns
+    assert path_pattern("http://h/vendor/alice") != path_pattern("http://h/listing/blue-dream")
+    assert path_pattern("http://h/listing/42?page=3&sort=x") == "/listing/N+?page&sort"
+    assert path_pattern("http://h/") == "/"
+    # a first segment that is a token, not a route name, is folded too
+    assert path_pattern("http://h/(S(lit3py55t21z5v55))/x") == path_pattern(
+        "http://h/(S(qwertyuiopasdfgh))/y"
+    )
+
+
+def test_blocklist_formats(tmp_path):
+    path = tmp_path / "abuse.txt"
+    md5 = hashlib.md5(OTHER.encode()).hexdigest()  # noqa: S324 - Ahmia lists MD5s
+    sha = hashlib.sha256(HOME.encode()).hexdigest()
+    path.write_text(f"# banned\n{md5}\n{sha.upper()}  # a comment\n\nexample.onion\n")
+    listed = load_blocklist(path)
+    assert listed == {md5, sha, "example.onion"}
+    profile = SiteProfile(name="t", hosts=(HOME, OTHER), start_urls=())
+    s = Scope(profile, listed)
+    assert "abuse blocklist" in s.admit(f"http://{OTHER}/").reason
+    assert "abuse blocklist" in s.admit(f"http://{HOME}/").reason
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_blocklist(tmp_path / "missing.txt")
+    assert load_blocklist(None) == frozenset()
 
 
 def test_media_allowed_when_the_profile_says_so():

@@ -48,3 +48,56 @@ def test_walletless_payto_addresses_and_keys_are_found(tmp_path):
         assert ("xmr_address", account["xmr_payto"]) in found
         if account["pgp_fingerprint"]:
             assert ("pgp_fingerprint", account["pgp_fingerprint"]) in found
+
+
+def test_crawled_pages_in_real_markup_give_their_selectors_where_seen(tmp_path):
+    import tomli_w
+    from aiohttp import web
+    from tests.collect.harness import OnionSites, onion, site_app
+    from tests.extract.test_selectors_real_text import KEY, WRAPPINGS
+
+    from spector.collect import decode, read_stored
+
+    host = onion("vendor-profile-in-real-markup")
+    profile_page = (
+        "<html><body><p><b>Jabber:</b> greenleaf&#64;exploit.im</p>"
+        '<p>Old shop: <a href="http://silkroadvb5piz3r.onion/">silkroadvb5piz3r.onion</a></p>'
+        f"{WRAPPINGS['br and entities'](KEY.armored)}</body></html>"
+    )
+    notes = "Telegram - @greenleaf_rx\nNightgames and fastgrowing outgoing parcels.\n"
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.path == "/":
+            return web.Response(
+                text='<a href="/profile">p</a> <a href="/notes.txt">n</a>', content_type="text/html"
+            )
+        if request.path == "/profile":
+            return web.Response(text=profile_page, content_type="application/xhtml+xml")
+        if request.path == "/notes.txt":
+            return web.Response(text=notes, content_type="text/plain")
+        return web.Response(status=404)
+
+    site = {"name": "Profiles", "family": "forum", "hosts": [host]}
+    site["start_urls"] = [f"http://{host}/"]
+    path = tmp_path / "site.toml"
+    path.write_text(tomli_w.dumps({"site": site}))
+    root = tmp_path / "ws"
+    Workspace.init(root).close()
+    with OnionSites({host: site_app(handler)}) as sites:
+        start_crawl(root, [path], proxy=sites.proxy_url)
+    with Workspace.open(root, write=True) as ws:
+        kinds = scan_captures(ws)
+        rows = ws.store.con.execute(
+            "SELECT s.kind, s.value, s.char_start, s.char_end, c.warc_file, c.warc_offset, "
+            "c.content_type FROM selector_sightings s JOIN captures c ON c.id = s.capture_id"
+        ).fetchall()
+    assert dict(kinds) == {"xmpp": 1, "onion_v2": 2, "pgp_fingerprint": 1, "telegram": 1}
+    seen = {}
+    for kind, value, start, end, warc, offset, ctype in rows:
+        page = decode(read_stored(root / warc, offset).body, ctype)
+        seen.setdefault((kind, value), []).append(page[start:end])
+    assert seen[("xmpp", "greenleaf@exploit.im")] == ["greenleaf&#64;exploit.im"]
+    assert seen[("onion_v2", "silkroadvb5piz3r.onion")] == ["silkroadvb5piz3r.onion"] * 2
+    (block,) = seen[("pgp_fingerprint", KEY.fingerprint)]
+    assert block.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----<br />")
+    assert seen[("telegram", "greenleaf_rx")] == ["greenleaf_rx"]

@@ -11,7 +11,8 @@ import pytest
 
 from spector.cli import main
 from spector.errors import ConfigError
-from spector.extract._csv import _agora_feedback, import_csv, load_mapping
+from spector.extract._csv import agora_feedback as _agora_feedback
+from spector.extract._csv import import_csv, load_mapping
 from spector.extract._dates import resolve_relative
 from spector.model import resolve_category
 

@@ -32,6 +32,10 @@ VALID = [
         "DUCKDUCKGOGG42XJOC72X3SJASOWOARFBGCMVFIMAFTT6TWAGSWZCZAD",
         "duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion",
     ),
+    # v2 onions of real, long-gone services (historical kind)
+    ("onion_v2", "3g2upl4pq6kufc4m.onion", "3g2upl4pq6kufc4m.onion"),
+    ("onion_v2", "http://www.SILKROADVB5PIZ3R.onion:80/index.php", "silkroadvb5piz3r.onion"),
+    ("onion_v2", "pwoah7foa6au2pul", "pwoah7foa6au2pul.onion"),
     # EIP-55's own test vectors
     (
         "eth_address",
@@ -74,6 +78,9 @@ INVALID = [
     ("onion", "duckduckgogg42yjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion", "checksum"),
     ("onion", "3g2upl4pq6kufc4m.onion", "v2"),
     ("onion", "not-an-onion.com", "base32"),
+    ("onion_v2", "duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion", "v3"),
+    ("onion_v2", "4yjes6zfucnh7vc1.onion", "base32"),
+    ("onion_v2", "4yjes6zfucnh7vcj.example.com", "16 base32"),
     ("eth_address", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", "EIP-55"),
     ("eth_address", "5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", "0x"),
     ("eth_address", "0x5aaeb6053f3e94c9b9a09f33669435e7ef1bea", "40"),
@@ -122,6 +129,7 @@ def test_registry_holds_every_kind_the_vocabulary_names():
         "xmr_address",
         "pgp_fingerprint",
         "onion",
+        "onion_v2",
         "email",
         "xmpp",
         "telegram",
@@ -186,3 +194,35 @@ def test_xmr_checksum_is_keccak():
     assert selector_kind("xmr_address").normalise(address) == address
     bad = Base58XmrEncoder.Encode(body + b"\0\0\0\0")
     assert not selector_kind("xmr_address").validate(bad)
+
+
+def test_only_v2_onions_are_historical_and_say_why():
+    historical = {k.name: k.note for k in all_selector_kinds() if k.historical}
+    assert list(historical) == ["onion_v2"]
+    assert "2021" in historical["onion_v2"]
+    assert not selector_kind("onion").historical
+
+
+def test_kinds_command_marks_historical_kinds(capsys):
+    import json
+
+    from spector.cli import main
+
+    assert main(["selectors", "kinds", "--json"]) == 0
+    rows = {r["kind"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert rows["onion_v2"]["historical"] is True
+    assert rows["onion"]["historical"] is False
+    assert main(["selectors", "kinds"]) == 0
+    table = capsys.readouterr().out
+    line = next(x for x in table.splitlines() if "onion_v2" in x)
+    assert "historical" in line
+    assert (
+        main(["selectors", "check", "onion_v2", "http://4YJES6ZFUCNH7VCJ.onion/x", "--json"]) == 0
+    )
+    assert json.loads(capsys.readouterr().out)["value"] == "4yjes6zfucnh7vcj.onion"
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_a_v3_onion_is_never_a_v2_one(key):
+    host = onion_address_from_key(key)
+    assert not selector_kind("onion_v2").validate(host)

@@ -1,6 +1,9 @@
-"""Collection: a leak-proof, resumable crawler over Tor (SOCKS5h) that writes WARC evidence."""
+"""Collection: a leak-proof, resumable crawler over Tor (SOCKS5h) that writes WARC evidence,
+and the import of saved pages, mirrors and other crawlers' WARCs as captures."""
 
+from spector.collect._capture_index import list_captures
 from spector.collect._crawler import Crawler, CrawlOptions
+from spector.collect._import import ImportOptions, ImportReport, import_pages, parse_observed_at
 from spector.collect._links import decode
 from spector.collect._profile import LoginFlow, SiteProfile, load_profile
 from spector.collect._run import resume_crawl, start_crawl, state_for
@@ -12,13 +15,18 @@ __all__ = [
     "CrawlOptions",
     "CrawlState",
     "Crawler",
+    "ImportOptions",
+    "ImportReport",
     "LoginFlow",
     "Scope",
     "SiteProfile",
     "StoredPage",
     "canonical",
     "decode",
+    "import_pages",
+    "list_captures",
     "load_profile",
+    "parse_observed_at",
     "read_stored",
     "resume_crawl",
     "signature",

@@ -60,6 +60,7 @@ def publish(
                     warc_offset=row.warc_offset,
                     record_type=row.record_type,
                     reason=row.reason,
+                    truncated=row.truncated,
                 )
                 for _, row in batch
             ]

@@ -7,10 +7,11 @@ import os
 from pathlib import Path
 
 from spector.collect._crawler import Crawler, CrawlOptions
-from spector.collect._profile import load_profile
+from spector.collect._profile import SiteProfile, load_profile
+from spector.collect._socks import parse_proxy, probe
 from spector.collect._state import CrawlState
-from spector.collect._urls import load_blocklist
-from spector.errors import UsageError
+from spector.collect._urls import blocked, load_blocklist
+from spector.errors import ConfigError, UsageError
 
 __all__ = ["resume_crawl", "start_crawl", "state_for"]
 
@@ -31,12 +32,20 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def _check_proxy(proxy: str) -> None:
-    if not proxy.startswith(("socks5h://", "socks5://")):
-        raise UsageError(
-            f"proxy {proxy!r} is not a SOCKS5 proxy",
-            expected="socks5h://HOST:PORT (Tor's SocksPort)",
-        )
+def _ready(proxy: str, profiles: list[SiteProfile], options: CrawlOptions) -> None:
+    """Check the proxy (``socks5h://HOST:PORT``, and answering) and that no site is on
+    an abuse blocklist, before anything is written: ProxyError or ConfigError."""
+    address = parse_proxy(proxy)
+    for profile in profiles:
+        for host in profile.hosts:
+            if blocked(host, options.blocklist | profile.blocked):
+                raise ConfigError(
+                    f"site {profile.name!r}: host {host} is on the abuse blocklist; "
+                    "Spector never crawls a site flagged for abuse material",
+                    where=profile.source or None,
+                )
+    first = profiles[0]
+    asyncio.run(probe(address, first.hosts[0], f"spector-{first.name}", options.probe_timeout))
 
 
 def start_crawl(
@@ -47,12 +56,21 @@ def start_crawl(
     blocklist: Path | None = None,
     options: CrawlOptions | None = None,
 ) -> dict[str, object]:
-    """A new crawl of ``profiles``; runs until done or stopped."""
-    _check_proxy(proxy)
+    """A new crawl of ``profiles``; runs until done or stopped.
+
+    Raises ProxyError when the proxy is not ``socks5h://HOST:PORT``, does not answer, or
+    goes away during the crawl (the run can then be resumed)."""
+    parse_proxy(proxy)
     loaded = [load_profile(p) for p in profiles]
+    if not loaded:
+        raise UsageError("no site profile given", expected="one or more profile files")
     names = [p.name for p in loaded]
     if len(set(names)) != len(names):
         raise UsageError("two profiles name the same site", expected="one profile per site")
+    opts = options or CrawlOptions()
+    opts.proxy = proxy
+    opts.blocklist = load_blocklist(blocklist)
+    _ready(proxy, loaded, opts)
     state = state_for(root)
     try:
         last = state.last_run()
@@ -62,9 +80,6 @@ def start_crawl(
                 hint="stop it with `spector crawl stop` first",
             )
         run_id = state.new_run(proxy, [str(p.resolve()) for p in profiles], os.getpid())
-        opts = options or CrawlOptions()
-        opts.proxy = proxy
-        opts.blocklist = load_blocklist(blocklist)
         return asyncio.run(Crawler(root, loaded, opts, state, run_id).run())
     finally:
         state.close()
@@ -90,11 +105,11 @@ def resume_crawl(
         if _alive(last["pid"]):
             raise UsageError(f"crawl run {last['run_id']} is still running (PID {last['pid']})")
         loaded = [load_profile(Path(p)) for p in last["profiles"]]
-        state.set_run(last["run_id"], status="running", pid=os.getpid())
         opts = options or CrawlOptions()
         opts.proxy = proxy or last["proxy"]
-        _check_proxy(opts.proxy)
         opts.blocklist = load_blocklist(blocklist)
+        _ready(opts.proxy, loaded, opts)
+        state.set_run(last["run_id"], status="running", pid=os.getpid())
         return asyncio.run(Crawler(root, loaded, opts, state, int(last["run_id"])).run())
     finally:
         state.close()

@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +55,20 @@ CREATE TABLE IF NOT EXISTS captures (
     warc_file TEXT,
     warc_offset INTEGER,
     warc_end INTEGER,
-    record_type TEXT NOT NULL,       -- response, revisit, error
+    record_type TEXT NOT NULL,       -- response, revisit, error, refused
     reason TEXT,
-    published INTEGER NOT NULL DEFAULT 0
+    published INTEGER NOT NULL DEFAULT 0,
+    truncated INTEGER NOT NULL DEFAULT 0  -- the body was cut: size, time, dropped connection
 );
 CREATE INDEX IF NOT EXISTS captures_url ON captures (url, sha256);
 CREATE TABLE IF NOT EXISTS refusals (
     run_id INTEGER NOT NULL, site TEXT NOT NULL, url TEXT NOT NULL, reason TEXT NOT NULL,
     PRIMARY KEY (run_id, site, url)
+);
+CREATE TABLE IF NOT EXISTS bounds (    -- every crawl bound that was hit, and how often
+    run_id INTEGER NOT NULL, site TEXT NOT NULL, bound TEXT NOT NULL,
+    maximum INTEGER NOT NULL, hits INTEGER NOT NULL, example TEXT NOT NULL,
+    PRIMARY KEY (run_id, site, bound)
 );
 CREATE TABLE IF NOT EXISTS captchas (
     id TEXT PRIMARY KEY,
@@ -97,6 +103,15 @@ class CaptureRow:
     warc_end: int | None
     record_type: str
     reason: str | None
+    truncated: bool = False
+
+
+_COLUMNS = (
+    "url, host, site, fetched_at, status, content_type, sha256, warc_file, warc_offset, "
+    "warc_end, record_type, reason, truncated"
+)
+# Columns added since the first release: (table, column, declaration).
+_ADDED = (("captures", "truncated", "INTEGER NOT NULL DEFAULT 0"),)
 
 
 class CrawlState:
@@ -116,6 +131,10 @@ class CrawlState:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self.db.execute(statement)
+            for table, column, declaration in _ADDED:  # a state file of an older Spector
+                have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -256,6 +275,37 @@ class CrawlState:
             "INSERT OR IGNORE INTO refusals VALUES (?, ?, ?, ?)", (run_id, site, url, reason)
         )
 
+    def refuse_many(self, run_id: int, site: str, refusals: list[tuple[str, str]]) -> None:
+        """Record (url, reason) pairs in one transaction."""
+        if refusals:
+            with self.transaction():
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO refusals VALUES (?, ?, ?, ?)",
+                    [(run_id, site, url, reason) for url, reason in refusals],
+                )
+
+    def bound_hit(self, run_id: int, site: str, hits: dict[str, tuple[int, int, str]]) -> None:
+        """Count hits of crawl bounds: bound -> (its maximum, new hits, an example)."""
+        if not hits:
+            return
+        with self.transaction():
+            self.db.executemany(
+                "INSERT INTO bounds VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, site, bound) "
+                "DO UPDATE SET hits = hits + excluded.hits, maximum = excluded.maximum",
+                [(run_id, site, b, m, n, ex[:500]) for b, (m, n, ex) in hits.items()],
+            )
+
+    def bounds(self, run_id: int) -> dict[str, dict[str, dict[str, Any]]]:
+        """site -> bound -> {max, hits, example}: every bound the run hit."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for site, bound, most, hits, example in self.db.execute(
+            "SELECT site, bound, maximum, hits, example FROM bounds WHERE run_id = ? "
+            "ORDER BY site, bound",
+            (run_id,),
+        ):
+            out.setdefault(site, {})[bound] = {"max": most, "hits": hits, "example": example}
+        return out
+
     # -- captures -----------------------------------------------------------------------
     def commit_capture(
         self,
@@ -272,10 +322,8 @@ class CrawlState:
         with self.transaction():
             if capture is not None:
                 self.db.execute(
-                    "INSERT INTO captures (run_id, url, host, site, fetched_at, status, "
-                    "content_type, "
-                    "sha256, warc_file, warc_offset, warc_end, record_type, reason) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO captures (run_id, {_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
                         capture.url,
@@ -290,6 +338,7 @@ class CrawlState:
                         capture.warc_end,
                         capture.record_type,
                         capture.reason,
+                        int(capture.truncated),
                     ),
                 )
             self.db.execute(
@@ -326,13 +375,11 @@ class CrawlState:
 
     def unpublished(self, limit: int = 5000) -> list[tuple[int, CaptureRow]]:
         rows = self.db.execute(
-            "SELECT capture_no, url, host, site, fetched_at, status, content_type, sha256, "
-            "warc_file, "
-            "warc_offset, warc_end, record_type, reason FROM captures WHERE published = 0 "
+            f"SELECT capture_no, {_COLUMNS} FROM captures WHERE published = 0 "
             "ORDER BY capture_no LIMIT ?",
             (limit,),
         ).fetchall()
-        return [(r[0], CaptureRow(*r[1:])) for r in rows]
+        return [(r[0], replace(CaptureRow(*r[1:]), truncated=bool(r[-1]))) for r in rows]
 
     def mark_published(self, numbers: list[int]) -> None:
         with self.transaction():

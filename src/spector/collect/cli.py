@@ -27,7 +27,8 @@ captures_app = typer.Typer(help="The capture index.", no_args_is_help=True)
 
 ProxyOpt = Annotated[str, typer.Option(help="Tor SocksPort (names resolve remotely).")]
 BlocklistOpt = Annotated[
-    Path | None, typer.Option(help="File of SHA-256 of host names never to fetch (Ahmia style).")
+    Path | None,
+    typer.Option(help="File of onion hosts never to fetch: names, SHA-256 or MD5 (Ahmia's list)."),
 ]
 TorControlOpt = Annotated[
     str | None,
@@ -125,6 +126,7 @@ def crawl_status(
                         "run": run["run_id"],
                         "status": run["status"],
                         "sites": state.site_status(run["run_id"]),
+                        "bounds": state.bounds(run["run_id"]),
                     }
                 )
             )
@@ -175,6 +177,15 @@ def _report(root: Path, summary: dict[str, object]) -> None:
     console.print(f"crawl {state_word}: {pages:,} pages from {len(sites)} sites, {errors} errors")
     for site, why in dict(summary.get("failed") or {}).items():  # type: ignore[call-overload]
         console.print(f"  {site}: {why}")
+    bounds: dict[str, dict[str, dict[str, object]]] = summary.get("bounds") or {}  # type: ignore[assignment]
+    for site, hit in bounds.items():
+        for bound, seen in hit.items():
+            console.print(
+                f"  {site}: bound {bound} = {seen['max']} hit {seen['hits']:,} times "
+                f"(e.g. {seen['example']})",
+                highlight=False,
+                markup=False,
+            )
 
 
 @captcha_app.command("list")
@@ -218,32 +229,25 @@ def captcha_solve(
     console.print(f"answered {captcha_id}")
 
 
-_CAPTURE_FIELDS = ("url", "host", "status", "sha256", "warc_file", "warc_offset", "fetched_at")
-
-
 @captures_app.command("list")
 def captures_list(
     workspace: WorkspaceOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     site: Annotated[str | None, typer.Option(help="Only this site.")] = None,
 ) -> None:
-    """Every capture in the index (published by the crawler into the store)."""
+    """Every capture in the index (crawled or imported), with its payload's SHA-256 and
+    where it came from (`source`, `source_file`, `time_basis`)."""
+    from spector.collect import list_captures
+
     with open_workspace(workspace) as ws:
-        sql = (
-            f"SELECT {', '.join(_CAPTURE_FIELDS)}, site, record_type, reason FROM captures"
-            + (" WHERE site = ?" if site else "")
-            + " ORDER BY fetched_at, url"
-        )
-        rows = ws.store.con.execute(sql, [site] if site else []).fetchall()
-    for row in rows:
-        item = dict(zip((*_CAPTURE_FIELDS, "site", "record_type", "reason"), row, strict=True))
-        item["fetched_at"] = item["fetched_at"].isoformat() + "Z"
+        items = list_captures(ws.store, site=site)
+    for item in items:
         if as_json:
             print(json.dumps(item))
         else:
             console.print(f"{item['fetched_at']} {item['status']} {item['url']}", highlight=False)
     if not as_json:
-        console.print(f"{len(rows):,} captures")
+        console.print(f"{len(items):,} captures")
 
 
 @captures_app.command("show")
@@ -255,18 +259,135 @@ def captures_show(
     from spector.collect._warc import read_stored
 
     with open_workspace(workspace) as ws:
+        fields = ("url", "host", "status", "sha256", "warc_file", "warc_offset", "fetched_at")
         row = ws.store.con.execute(
-            f"SELECT {', '.join(_CAPTURE_FIELDS)}, record_type FROM captures WHERE url = ? "
+            f"SELECT {', '.join(fields)}, record_type FROM captures WHERE url = ? "
             "AND warc_file IS NOT NULL ORDER BY fetched_at DESC LIMIT 1",
             [url],
         ).fetchone()
         root = ws.root
     if row is None:
         raise UsageError(f"no capture of {url}")
-    item = dict(zip((*_CAPTURE_FIELDS, "record_type"), row, strict=True))
+    item = dict(zip((*fields, "record_type"), row, strict=True))
     console.print_json(json.dumps(item, default=str))
     body = read_stored(root / item["warc_file"], item["warc_offset"]).body[:4000]
     console.print(body.decode("utf-8", "replace"), markup=False, highlight=False)
+
+
+def import_pages_cmd(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Saved pages, mirror folders (wget, HTTrack), WARC / WARC.gz files.",
+            metavar="PATH",
+            show_default=False,
+        ),
+    ],
+    market: Annotated[
+        str | None,
+        typer.Option(help="The market's name; every host of this import is one of its mirrors."),
+    ] = None,
+    url_prefix: Annotated[
+        str | None,
+        typer.Option(help="The URL of PATH: a file's URL is this and its path below PATH."),
+    ] = None,
+    observed_at: Annotated[
+        str | None,
+        typer.Option(
+            help="When the pages were seen (ISO 8601, UTC); a WARC's own dates come first, "
+            "the files' modification time is used without it."
+        ),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(help="The template the market's pages follow (`spector extract` uses it)."),
+    ] = None,
+    skip_bad: Annotated[
+        bool, typer.Option(help="Count and skip bad files instead of stopping at the first.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import saved pages, wget / HTTrack mirrors and other crawlers' WARCs as captures."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from spector.collect import ImportOptions, import_pages, parse_observed_at
+
+    options = ImportOptions(
+        market=market,
+        url_prefix=url_prefix,
+        observed_at=parse_observed_at(observed_at) if observed_at is not None else None,
+        template=template,
+        skip_bad=skip_bad,
+    )
+    columns = (
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[pages]:,} pages"),
+    )
+    with (
+        open_workspace(workspace, write=True) as ws,
+        Progress(
+            *columns, console=console, transient=True, disable=as_json or not console.is_terminal
+        ) as bar,
+    ):
+        if template is not None:
+            _check_template(ws.root, template)
+        task = bar.add_task("import", total=None, pages=0)
+
+        def advance(done: int, total: int, pages: int) -> None:
+            bar.update(task, completed=done, total=total, pages=pages)
+
+        report = import_pages(ws, paths, options, progress=advance)
+    if as_json:
+        print(json.dumps(report.as_dict(), sort_keys=True))
+        return
+    revisits = f" ({report.revisits:,} revisits)" if report.revisits else ""
+    console.print(
+        f"imported {_count(report.imported, 'page')}{revisits} from "
+        f"{_count(report.files, 'file')}; {report.already:,} already imported, "
+        f"{sum(report.skipped.values()):,} not pages, {report.bad_count:,} bad skipped",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for m in report.markets:
+        onions = ", ".join(
+            f"{o} (v2, historical)" if o in m.historical_onions else o for o in m.onions
+        )
+        family = (
+            f"template {m.family}"
+            if m.family
+            else "template chosen by `spector extract` (by host or page), or give --template"
+        )
+        console.print(
+            f"  {m.name}: {_count(m.pages, 'page')}, {family}; {onions or 'no onion'}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    for where, why in report.bad[:10]:
+        console.print(f"  bad: {where}: {why}", highlight=False, markup=False, soft_wrap=True)
+    if len(report.bad) > 10:
+        console.print(f"  ... {len(report.bad) - 10:,} more (see --json)", highlight=False)
+
+
+def _check_template(root: Path, name: str) -> None:
+    """``--template`` must name a template in effect for the workspace (before any import)."""
+    from spector.extract import load_templates
+
+    known = load_templates(root)
+    if known.get(name) is None:
+        families = sorted(t.family for t in known.all())
+        raise UsageError(
+            f"--template {name!r} is no template in effect",
+            expected=", ".join(families),
+            hint="`spector template list` shows them",
+        )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 @demo_step(20, "crawl the range")
@@ -324,3 +445,4 @@ def register(root: typer.Typer, groups: Groups) -> None:
     root.add_typer(crawl_app, name="crawl")
     root.add_typer(captcha_app, name="captcha")
     root.add_typer(captures_app, name="captures")
+    groups.import_.command("pages")(import_pages_cmd)

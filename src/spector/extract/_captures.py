@@ -1,5 +1,6 @@
-"""Selectors out of captured pages: read each HTML capture from its WARC record, scan it,
-and store every selector with where it was seen (capture, character offsets).
+"""Selectors out of captured pages: read each HTML (or XHTML, or plain text) capture from its
+WARC record, scan it, and store every selector with where it was seen (capture, character
+offsets). Crawled and imported captures alike; a body cut short is scanned as kept.
 
 Offsets are into the page's text as captured (decoded HTML). Re-running changes nothing:
 selectors and sightings have deterministic ids.
@@ -23,7 +24,8 @@ def scan_captures(ws: Workspace) -> Counter[str]:
     rows = ws.store.con.execute(
         "SELECT url, host, fetched_at, sha256, warc_file, warc_offset, content_type FROM captures "
         "WHERE record_type = 'response' AND status = 200 AND warc_file IS NOT NULL "
-        "AND content_type LIKE 'text/html%' ORDER BY fetched_at"
+        "AND (content_type LIKE 'text/html%' OR content_type LIKE 'application/xhtml+xml%' "
+        "OR content_type LIKE 'text/plain%') ORDER BY fetched_at, url"
     ).fetchall()
     kinds: Counter[str] = Counter()
     for url, host, fetched_at, sha256, warc_file, offset, content_type in rows:

@@ -6,9 +6,10 @@ changes nothing (ids are deterministic). Pages that fail go to ``extraction_erro
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,11 +17,14 @@ from urllib.parse import urlsplit
 from spector.collect import decode, read_stored
 from spector.extract._pages import PageError, records_of
 from spector.extract._rates import Rates
+from spector.extract._template_load import TemplateSet, load_templates
 from spector.extract._templates import Template, template_for
 from spector.model import Capture, Market, Record, make_id
 from spector.store import Workspace
 
 __all__ = ["ExtractReport", "extract_captures"]
+
+_NO_KIND = "no page kind of the template matches"
 
 
 @dataclass
@@ -30,6 +34,9 @@ class ExtractReport:
     records: int = 0
     skipped: int = 0  # no page kind of the template for the URL (home pages, members, ...)
     errors: int = 0
+    claimed: int = 0  # captures of markets without a family that a template claimed
+    skipped_templates: list[str] = field(default_factory=list)  # templates that did not load
+    overrides: list[str] = field(default_factory=list)  # local templates over built-in ones
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class _Job:
     capture_id: str
     template: Template
     market_id: str
+    day_only: bool = False  # the capture time is a date (a saved page's --observed-at)
 
 
 def _parse(job: _Job) -> tuple[str, list[Record] | None, str | None]:
@@ -50,25 +58,47 @@ def _parse(job: _Job) -> tuple[str, list[Record] | None, str | None]:
     try:
         page = read_stored(job.path, job.offset)
         reference = _reference(page.date, job.fetched_at)
-        result = job.template.apply(urlsplit(job.url).path, decode(page.body, job.content_type))
+        until = reference + timedelta(days=1) if job.day_only and not page.date else None
+        result = job.template.apply(
+            _path(job.url), job.template.decode(page.body, job.content_type)
+        )
         if result is None:
-            return job.capture_id, None, "no page kind of the template matches"
-        records = records_of(result, job.template, job.market_id, job.site, reference)
+            return job.capture_id, None, _NO_KIND
+        records = records_of(result, job.template, job.market_id, job.site, reference, until)
     except (PageError, OSError, ValueError, StopIteration) as exc:
         return job.capture_id, None, str(exc) or type(exc).__name__
     return job.capture_id, records, None
 
 
+def _path(url: str) -> str:
+    """A URL's path with its query, as templates match them."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
 def extract_captures(
-    ws: Workspace, *, processes: int = 1, min_parallel: int = 100
+    ws: Workspace,
+    *,
+    processes: int = 1,
+    min_parallel: int = 100,
+    template_dirs: Sequence[Path] = (),
 ) -> ExtractReport:
     """Extract what is new; with ``processes`` > 1 pages are parsed in that many processes
-    (the store is written by this one) once there are ``min_parallel`` pages or more."""
+    (the store is written by this one) once there are ``min_parallel`` pages or more.
+
+    Templates are the built-in ones, the workspace's ``templates/`` and ``template_dirs``
+    (later ones override a family's earlier template; one that does not load is named in
+    ``skipped_templates`` and the others are used). A capture of a market without a
+    family is extracted with the template that claims it (its host, or its page:
+    ``claim_template``)."""
     report = ExtractReport()
+    loaded = load_templates(ws.root, template_dirs)
+    report.skipped_templates = [e.one_line() for e in loaded.skipped]
+    report.overrides = sorted(loaded.overrides.values())
     by_host, by_name = _markets(ws)
     rows = ws.store.con.execute(
-        "SELECT url, host, site, fetched_at, sha256, warc_file, warc_offset, content_type "
-        "FROM captures WHERE record_type = 'response' AND status = 200 "
+        "SELECT url, host, site, fetched_at, sha256, warc_file, warc_offset, content_type, "
+        "time_basis FROM captures WHERE record_type = 'response' AND status = 200 "
         "AND warc_file IS NOT NULL ORDER BY fetched_at, url"
     ).fetchall()
     done = {
@@ -77,15 +107,20 @@ def extract_captures(
             "SELECT capture_id, template || '@' || version FROM extracted_captures"
         ).fetchall()
     }
+    claims = _claims(ws, loaded, rows, by_host, by_name)
     jobs = []
-    for url, host, site, fetched_at, sha256, warc_file, offset, content_type in rows:
+    for url, host, site, fetched_at, sha256, warc_file, offset, content_type, basis in rows:
         market_id, family = by_host.get(host) or by_name.get(site) or (None, None)
-        template = template_for(family)
+        if family:
+            template = loaded.local.get(family) or template_for(family)
+        else:
+            template = claims.get(market_id or site)
+            report.claimed += template is not None
         capture_id = Capture(url=url, host=host, fetched_at=fetched_at, sha256=sha256).id
         if template is None or (capture_id, template.name) in done:
             continue
         report.captures += 1
-        if template.match(urlsplit(url).path) is None:
+        if template.match(_path(url)) is None and not template.detects:
             report.skipped += 1
             continue
         jobs.append(
@@ -99,6 +134,7 @@ def extract_captures(
                 capture_id,
                 template,
                 market_id or Market(name=site).id,
+                day_only=basis == "observed-at" and _midnight(fetched_at),
             )
         )
     by_id = {job.capture_id: job for job in jobs}
@@ -111,6 +147,9 @@ def extract_captures(
     rates = Rates(ws.store)
     for capture_id, records, error in results:
         job = by_id[capture_id]
+        if records is None and error == _NO_KIND and job.template.detects:
+            report.skipped += 1  # neither its URL nor its content is a page kind's
+            continue
         if records is None:
             _error(ws, capture_id, job.url, error or "unknown")
             report.errors += 1
@@ -130,6 +169,49 @@ def extract_captures(
         report.extracted += 1
         report.records += len(records)
     return report
+
+
+def _midnight(moment: datetime) -> bool:
+    return (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0)
+
+
+_CLAIM_READS = 50  # pages of a market without a family read to find a template claiming it
+
+
+def _claims(
+    ws: Workspace,
+    loaded: TemplateSet,
+    rows: list[tuple[object, ...]],
+    by_host: dict[str, tuple[str, str | None]],
+    by_name: dict[str, tuple[str, str | None]],
+) -> dict[str, Template]:
+    """The template claiming each market without a family (by market id, or site name):
+    the one listing one of its hosts, else the one whose ``detect`` matches one of its
+    first pages. Such markets are imported ones: their pages are read here, a few each."""
+    pending: dict[str, list[tuple[object, ...]]] = {}
+    for row in rows:
+        host, site = str(row[1]), str(row[2])
+        market_id, family = by_host.get(host) or by_name.get(site) or (None, None)
+        if not family:
+            pending.setdefault(market_id or site, []).append(row)
+    candidates = loaded.all()
+    detecting = any(t.detect_title or t.detect_css for t in candidates)
+    claims: dict[str, Template] = {}
+    for market, market_rows in pending.items():
+        hosts = dict.fromkeys(str(r[1]) for r in market_rows)
+        claimed = next((t for h in hosts if (t := loaded.claim(h, None))), None)
+        for row in market_rows[:_CLAIM_READS] if claimed is None and detecting else ():
+            try:
+                body = read_stored(ws.root / str(row[5]), int(str(row[6]))).body
+            except (OSError, ValueError, StopIteration):
+                continue  # extraction reports the unreadable capture if a template claims it
+            content_type = str(row[7]) if row[7] is not None else None
+            claimed = loaded.claim(None, decode(body, content_type))
+            if claimed is not None:
+                break
+        if claimed is not None:
+            claims[market] = claimed
+    return claims
 
 
 def _markets(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -22,75 +22,157 @@ __all__ = ["register"]
 
 
 def scan(
-    file: Annotated[Path, typer.Argument(help="A text file (any encoding; decoded leniently).")],
+    file: Annotated[
+        Path, typer.Argument(help="A text or HTML file (any encoding: declared, or detected).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """Every selector in FILE: kind, normalised value, start and end (character offsets)."""
-    from spector.extract._selectors import scan_text
+    """Every selector in FILE: kind, normalised value, start and end (character offsets).
+
+    Offsets count characters of the decoded file. Historical kinds (v2 onions) are
+    reported under their own kind and marked as such in the text output.
+    """
+    from spector.extract._selectors import read_text, scan_text
+    from spector.model import selector_kind
 
     try:
         raw = file.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", where=file) from exc
-    found = scan_text(raw.decode("utf-8", errors="replace"))
+    found = scan_text(read_text(raw))
     for item in found:
         if as_json:
-            print(
-                json.dumps(
-                    {"kind": item.kind, "value": item.value, "start": item.start, "end": item.end},
-                    ensure_ascii=False,
-                )
-            )
+            row = {"kind": item.kind, "value": item.value, "start": item.start, "end": item.end}
+            print(json.dumps(row, ensure_ascii=False))
         else:
+            mark = "  (historical)" if selector_kind(item.kind).historical else ""
             console.print(
-                f"{item.start:>8}-{item.end:<8} {item.kind:<16} {item.value}",
+                f"{item.start:>8}-{item.end:<8} {item.kind:<16} {item.value}{mark}",
                 highlight=False,
                 markup=False,
             )
     if not as_json:
-        console.print(f"{len(found)} selectors")
+        console.print(f"{len(found)} selectors in {file.name}", highlight=False, markup=False)
+
+
+def score(
+    folder: Annotated[
+        Path, typer.Argument(help="Texts (*.html, *.txt), each with NAME.expected.json beside it.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Precision and recall of `selectors scan` on an annotated corpus, per kind."""
+    from spector.extract._selector_eval import load_corpus, measure
+
+    result = measure(load_corpus(folder))
+    if as_json:
+        print(json.dumps(result.as_dict(), sort_keys=True))
+        return
+    for kind, k in sorted(result.by_kind.items()):
+        console.print(
+            f"{kind:<16} precision {k.precision:.3f} ({k.tp}/{k.tp + k.fp})  "
+            f"recall {k.recall:.3f} ({k.tp}/{k.tp + k.fn})",
+            highlight=False,
+        )
+    for doc, kind, value in result.spurious:
+        console.print(f"spurious {doc}: {kind} {value}", highlight=False, markup=False)
+    for doc, kind, value in result.missed:
+        console.print(f"missed   {doc}: {kind} {value}", highlight=False, markup=False)
+    t = result.total
+    console.print(
+        f"{result.documents} documents: precision {t.precision:.3f}, recall {t.recall:.3f} "
+        f"({t.tp} found of {t.tp + t.fn} expected, {t.fp} spurious)",
+        highlight=False,
+    )
 
 
 def import_csv_cmd(
-    file: Annotated[Path, typer.Argument(help="A CSV file of listings.")],
-    mapping: Annotated[str, typer.Option(help="A ready mapping (agora-2014) or a mapping file.")],
+    files: Annotated[list[Path], typer.Argument(help="CSV files of listings (one run).")],
+    mapping: Annotated[
+        str, typer.Option(help="A ready mapping (agora-2014, dnm-2017) or a mapping file.")
+    ],
+    market: Annotated[
+        str | None, typer.Option(help="The market's name (default: the mapping's).")
+    ] = None,
     workspace: WorkspaceOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON report per file.")] = False,
 ) -> None:
-    """Import listings, vendors and feedback from a CSV dump with a column mapping."""
-    from spector.extract._csv import import_csv, load_mapping
+    """Import listings, vendors and feedback from CSV dumps with a mapping.
 
-    loaded = load_mapping(mapping)
-    with open_workspace(workspace, write=True) as ws, console.status(f"importing {file.name}"):
-        report = import_csv(ws.store, file, loaded).as_dict()
-    if as_json:
-        print(json.dumps(report, sort_keys=True))
-        return
-    console.print(
-        f"imported {report['imported']:,} of {report['rows']:,} rows from {file.name}: "
-        f"{report['vendors']:,} vendors, {report['listings']:,} listings, "
-        f"{report['feedback']:,} feedback; {report['errors']} rows in `spector extract errors`"
-    )
+    Exits 2 when a file has rows and none of them could be imported."""
+    _import_dumps(files, mapping, market, workspace, as_json, "csv")
 
 
 def import_jsonl_cmd(
-    file: Annotated[Path, typer.Argument(help="A JSON-lines file of listings.")],
+    files: Annotated[list[Path], typer.Argument(help="JSON-lines files of listings.")],
     mapping: Annotated[
         str, typer.Option(help="A ready mapping or a mapping file (keys as columns).")
     ],
+    market: Annotated[
+        str | None, typer.Option(help="The market's name (default: the mapping's).")
+    ] = None,
     workspace: WorkspaceOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON report per file.")] = False,
 ) -> None:
-    """Import listings, vendors and feedback from JSON lines with a mapping."""
-    from spector.extract._csv import import_jsonl, load_mapping
+    """Import listings, vendors and feedback from JSON lines with a mapping.
+
+    Exits 2 when a file has lines and none of them could be imported."""
+    _import_dumps(files, mapping, market, workspace, as_json, "jsonl")
+
+
+def _import_dumps(
+    files: list[Path],
+    mapping: str,
+    market: str | None,
+    workspace: Path | None,
+    as_json: bool,
+    kind: Literal["csv", "jsonl"],
+) -> None:
+    from spector.extract._csv import ImportReport, import_files, load_mapping
+
+    unit = "rows" if kind == "csv" else "lines"
+
+    def show(report: ImportReport) -> None:
+        if as_json:
+            print(json.dumps(report.as_dict(), sort_keys=True, ensure_ascii=False))
+            return
+        sold = (
+            f", {report.sold_total:,} sold ({report.with_sales:,} listings with sales)"
+            if report.sold_total or report.with_sales
+            else ""
+        )
+        console.print(
+            f"imported {report.imported:,} of {report.rows:,} {unit} from {report.file}: "
+            f"{len(report.vendors):,} vendors, {len(report.listings):,} listings, "
+            f"{report.feedback:,} feedback{sold}; {report.encoding} "
+            f"({report.encoding_basis}), observed {', '.join(sorted(report.observed)) or '-'} "
+            f"({report.time_basis}); {report.errors:,} {unit} in `spector extract errors`",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
     loaded = load_mapping(mapping)
-    with open_workspace(workspace, write=True) as ws:
-        report = import_jsonl(ws.store, file, loaded).as_dict()
-    console.print(
-        f"imported {report['imported']:,} of {report['rows']:,} lines from {file.name}: "
-        f"{report['vendors']:,} vendors, {report['listings']:,} listings; "
-        f"{report['errors']} lines in `spector extract errors`"
-    )
+    with open_workspace(workspace, write=True) as ws, console.status("importing"):
+        reports = import_files(ws.store, files, loaded, kind=kind, market=market, on_report=show)
+    if len(reports) > 1 and not as_json:
+        console.print(
+            f"imported {sum(r.imported for r in reports):,} of "
+            f"{sum(r.rows for r in reports):,} {unit} from {len(reports)} files; "
+            f"{sum(r.errors for r in reports):,} {unit} in `spector extract errors`",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    failed = [r for r in reports if r.failed]
+    if failed:
+        raise InputError(
+            f"none of the {failed[0].rows:,} {unit} could be imported ({failed[0].first_error})"
+            + (f", nor any of {len(failed) - 1} more files" if len(failed) > 1 else ""),
+            where=failed[0].path,
+            expected="rows the mapping can read",
+            hint="see `spector extract errors`",
+        )
 
 
 def import_rates_cmd(
@@ -138,6 +220,10 @@ def extract(
     processes: Annotated[
         int, typer.Option(help="Processes parsing pages (default: all cores).")
     ] = 0,
+    templates: Annotated[
+        list[Path] | None,
+        typer.Option(help="A folder of templates (*.toml) beside the workspace's templates/."),
+    ] = None,
 ) -> None:
     """Extract every capture not yet extracted with its template's current version."""
     if ctx.invoked_subcommand is not None:
@@ -147,7 +233,13 @@ def extract(
     from spector.extract._run import extract_captures
 
     with open_workspace(workspace, write=True) as ws, console.status("extracting captures"):
-        report = extract_captures(ws, processes=processes or os.cpu_count() or 1)
+        report = extract_captures(
+            ws, processes=processes or os.cpu_count() or 1, template_dirs=templates or ()
+        )
+    for note in report.overrides:
+        console.print(f"template: {note}", markup=False, highlight=False, soft_wrap=True)
+    for skipped in report.skipped_templates:
+        console.print(f"skipped template: {skipped}", markup=False, highlight=False, soft_wrap=True)
     console.print(
         f"extracted {report.extracted:,} of {report.captures:,} new captures into "
         f"{report.records:,} records; {report.skipped:,} pages no template covers; "
@@ -223,8 +315,12 @@ def _demo_extract(ctx: DemoContext) -> str:
 
 def register(app: typer.Typer, groups: Groups) -> None:
     groups.selectors.command()(scan)
+    groups.selectors.command()(score)
     groups.import_.command("csv")(import_csv_cmd)
     groups.import_.command("seized")(import_seized_cmd)
     groups.import_.command("jsonl")(import_jsonl_cmd)
     groups.import_.command("rates")(import_rates_cmd)
     app.add_typer(extract_app, name="extract")
+    from spector.extract._template_cli import template_app
+
+    app.add_typer(template_app, name="template")

@@ -15,6 +15,7 @@ __all__ = ["onion_address_from_key", "onion_public_key"]
 
 _ONION_VERSION = b"\x03"
 _ONION_RE = re.compile(r"^[a-z2-7]{56}$")
+_ONION_V2_RE = re.compile(r"^[a-z2-7]{16}$")
 
 
 def onion_public_key(host: str) -> bytes:
@@ -43,6 +44,14 @@ def onion_address_from_key(pubkey: bytes) -> str:
     return base64.b32encode(pubkey + checksum + _ONION_VERSION).decode().lower() + ".onion"
 
 
+def _onion_label(raw: str) -> str:
+    """The service label of an onion host or URL: scheme, user, port, path, subdomains dropped."""
+    host = raw.strip().lower()
+    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", host).split("/", 1)[0]
+    host = host.rsplit("@", 1)[-1].split(":", 1)[0].rstrip(".")
+    return host.removesuffix(".onion").rsplit(".", 1)[-1]
+
+
 class OnionKind(SelectorKind):
     """A v3 onion service, normalised to ``<56 chars>.onion`` (scheme, port, path dropped)."""
 
@@ -50,18 +59,35 @@ class OnionKind(SelectorKind):
     label = "Onion v3 address"
 
     def normalise(self, raw: str) -> str:
-        host = raw.strip().lower()
-        host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", host).split("/", 1)[0].split(":", 1)[0]
-        host = host.rsplit("@", 1)[-1]
-        if not host.endswith(".onion"):
-            host += ".onion"
-        label = host.removesuffix(".onion").rsplit(".", 1)[-1]  # drop subdomains
+        label = _onion_label(raw)
         if len(label) == 16:
-            raise self.invalid(raw, "a v2 onion (16 characters); v2 services are gone")
+            raise self.invalid(raw, "a v2 onion (16 characters): use kind onion_v2")
         try:
             onion_public_key(label)
         except ValueError as exc:
             raise self.invalid(raw, str(exc)) from exc
+        return label + ".onion"
+
+
+class OnionV2Kind(SelectorKind):
+    """A v2 onion service (historical), normalised to ``<16 chars>.onion``.
+
+    rend-spec-v2: the label is base32 of the first 80 bits of the SHA-1 of the service's
+    RSA key, so it has no checksum: any 16 base32 characters are a well-formed address.
+    Tor 0.4.6 (2021) removed v2 services; the kind exists for imported and archived data.
+    """
+
+    name = "onion_v2"
+    label = "Onion v2 address"
+    historical = True
+    note = "Tor no longer routes v2 onions (since 2021); kept for old captures and dumps"
+
+    def normalise(self, raw: str) -> str:
+        label = _onion_label(raw)
+        if len(label) == 56:
+            raise self.invalid(raw, "a v3 onion (56 characters): use kind onion")
+        if not _ONION_V2_RE.match(label):
+            raise self.invalid(raw, "expected 16 base32 characters (a-z, 2-7) before .onion")
         return label + ".onion"
 
 
@@ -199,6 +225,7 @@ class PhoneKind(SelectorKind):
 
 for _kind in (
     OnionKind(),
+    OnionV2Kind(),
     PgpFingerprintKind(),
     EmailKind(),
     XmppKind(),

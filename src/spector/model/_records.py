@@ -277,7 +277,7 @@ class Capture(Record):
     sha256: str | None = None
     warc_file: str | None = None
     warc_offset: int | None = None
-    record_type: str = "response"  # response, revisit, or error
+    record_type: str = "response"  # response, revisit, error, or refused (media: only the record)
     reason: str | None = None  # why a capture failed or was cut short
     truncated: bool = False  # the body was cut (size or time cap, dropped connection)
     source_file: str | None = None  # imported: the file the page came from

@@ -22,10 +22,16 @@ class SelectorKind(ABC):
     naming the reason; it is idempotent (``normalise(normalise(x)) == normalise(x)``).
     ``validate`` never raises. ``compare`` returns 1.0 for the same selector, 0.0 for
     different ones (kinds with partial matches return values in between).
+
+    ``historical`` marks a kind whose values can no longer be used live (a v2 onion: Tor
+    stopped routing them in 2021) but still identify someone in old captures and dumps;
+    ``note`` says why, for listings.
     """
 
     name: ClassVar[str]
     label: ClassVar[str]
+    historical: ClassVar[bool] = False
+    note: ClassVar[str] = ""
 
     @abstractmethod
     def normalise(self, raw: str) -> str:

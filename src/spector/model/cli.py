@@ -14,13 +14,22 @@ from spector.model import all_selector_kinds, selector_kind
 __all__ = ["register"]
 
 
-def kinds() -> None:
-    """List the selector kinds Spector validates."""
+def kinds(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List the selector kinds Spector validates; historical kinds are marked as such."""
+    if as_json:
+        for kind in all_selector_kinds():
+            row = {"kind": kind.name, "label": kind.label, "historical": kind.historical}
+            print(json.dumps({**row, "note": kind.note} if kind.note else row))
+        return
     table = Table(title="Selector kinds")
     table.add_column("kind")
     table.add_column("what")
+    table.add_column("status")
     for kind in all_selector_kinds():
-        table.add_row(kind.name, kind.label)
+        status = f"historical: {kind.note}" if kind.historical else "current"
+        table.add_row(kind.name, kind.label, status)
     console.print(table)
 
 

@@ -110,9 +110,8 @@ def score(
 ) -> None:
     """Compare what a workspace found with the range's truth, per stage.
 
-    Extraction is scored field by field (recall, precision, field accuracy, per record
-    kind and per market family, with the counts behind each figure) over what a crawl can
-    see on the range's last day, and the seized server's import against its export."""
+    Extraction is scored field by field (recall, precision, field accuracy, per record kind and per market family, with the counts behind each figure) over what a crawl can see on the range's last day, and the seized server's import against its export.
+    """  # noqa: E501 - Typer shows a docstring's line breaks as they are
     from spector.sim._score import score as run
     from spector.sim._score_report import score_lines
 

@@ -1,9 +1,11 @@
 """(b) A Russian-language market in Hydra's style: shops, listings by city and district
-for dead-drop delivery, prices in roubles, reviews with relative Russian dates."""
+for dead-drop delivery, prices in roubles written the Russian way ("2 587,00 ₽": a
+no-break space between thousands, a decimal comma), reviews with relative Russian dates."""
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from urllib.parse import unquote
 
 from spector.model import category
@@ -11,11 +13,18 @@ from spector.sim._sites._base import Page, Site, days_ago, e, moment, pages_of, 
 from spector.sim._vocab import CITIES
 from spector.sim._world import SimAccount, SimFeedback, SimListing
 
-__all__ = ["HydraSite", "relative_ru"]
+__all__ = ["HydraSite", "relative_ru", "roubles"]
 
 PER_PAGE = 15
 REVIEWS_PER_PAGE = 20
 CITY_LIST = sorted(CITIES)
+
+
+def roubles(price: Decimal) -> str:
+    """A price as a Russian shop writes it: "2&nbsp;587,00 ₽" for 2587 (the truth keeps
+    the number; only its rendering has separators)."""
+    grouped = f"{price:,.2f}".replace(",", "&nbsp;").replace(".", ",")
+    return f"{grouped} ₽"
 
 
 def _plural(n: int, one: str, few: str, many: str) -> str:
@@ -123,7 +132,7 @@ class HydraSite(Site):
         return (
             f'<li class="tovar"><a class="nazvanie" href="/tovar/{x.ref}">{e(x.title)}</a> '
             f'<span class="rayon">{e(x.extra["district"])}</span> '
-            f'<span class="cena">{x.price} ₽</span> '
+            f'<span class="cena">{roubles(x.price)}</span> '
             f'<a class="magazin" href="/shop/{q(shop.handle)}">{e(shop.handle)}</a></li>'
         )
 
@@ -132,7 +141,7 @@ class HydraSite(Site):
         reviews = self.index.feedback_for_listing(x.listing_id, day)[:10]
         body = (
             f'<div class="tovar-card" data-ref="{x.ref}"><h1>{e(x.title)}</h1><table>'
-            f'<tr><th>Цена</th><td class="cena">{x.price} ₽</td></tr>'
+            f'<tr><th>Цена</th><td class="cena">{roubles(x.price)}</td></tr>'
             f'<tr><th>Категория</th><td class="kategoriya">{e(_ru_label(x.category))}</td></tr>'
             f'<tr><th>Страна</th><td class="strana">Россия</td></tr>'
             f'<tr><th>Город</th><td class="gorod">{e(x.extra["city"])}</td></tr>'
