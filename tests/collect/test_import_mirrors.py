@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import threading
+import zlib
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -320,3 +321,44 @@ def _sha256(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
+
+
+def _members(data: bytes) -> list[int]:
+    """Where each gzip member of a .warc.gz starts."""
+    starts, position = [], 0
+    while position < len(data):
+        starts.append(position)
+        decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        decomp.decompress(data[position:])
+        position = len(data) - len(decomp.unused_data)
+    return starts
+
+
+def test_a_wget_warc_cut_in_its_last_record_is_reported(tmp_path, ws_root, capsys):
+    """wget's last gzip member is its log record, no page: a download cut there is still
+    a truncated file, reported at that record, the pages before it imported."""
+    with ProxySite(tiny_site) as site:
+        wget_mirror(site, f"http://{V2}/", tmp_path / "mirror", tmp_path / "dream")
+    whole = (tmp_path / "dream.warc.gz").read_bytes()
+    last = _members(whole)[-1]
+    assert b"wget" in gzip.decompress(whole[last:])  # wget's log (or manifest) resource
+    with Workspace.init(tmp_path / "full") as ws:
+        full = import_pages(ws, [tmp_path / "dream.warc.gz"], ImportOptions())
+    assert full.bad == []
+    tail = len(whole) - last
+    for n in sorted({1, 3, 10, tail // 3, tail // 2, tail - 9, tail - 8, tail - 4, tail - 1}):
+        cut = tmp_path / f"cut{n}.warc.gz"
+        cut.write_bytes(whole[: last + n])
+        with Workspace.init(tmp_path / f"ws{n}") as ws:
+            report = import_pages(ws, [cut], ImportOptions(skip_bad=True))
+        assert report.bad == [(f"{cut}@{last}", "the file ends inside a record")], n
+        assert report.imported == full.imported, n  # every page before the cut
+    cut = tmp_path / f"cut{tail // 2}.warc.gz"
+    capsys.readouterr()
+    assert main(["import", "pages", str(cut), "-w", str(ws_root)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [err.strip()]  # one line: nothing warcio printed
+    assert err.startswith(f"error: {cut.resolve()}@{last}: the file ends inside a record")
+    assert main(["import", "pages", str(cut), "--skip-bad", "--json", "-w", str(ws_root)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["imported"], report["bad"]) == (full.imported, 1)

@@ -19,6 +19,12 @@ from spector.sim._sites._hydra import CITY_LIST
 
 GOLDEN = Path(__file__).parent / "golden"
 REFERENCE = datetime(2023, 1, 30, 23, 59, 59, tzinfo=UTC)  # the range's clock on day 29
+SITE = "http://goldensite.onion"  # where the golden pages were captured: URL = SITE + path
+
+
+def page_url(path: str) -> str:
+    """The URL a golden page was captured at (an index page's query changes no link)."""
+    return SITE + path
 
 
 def as_json(records) -> list[dict]:
@@ -118,7 +124,9 @@ def main() -> None:
         assert template is not None
         result = template.apply(path, html)
         assert result is not None, (family, kind, path)
-        records = records_of(result, template, "market-golden", "Golden Site", REFERENCE)
+        records = records_of(
+            result, template, "market-golden", "Golden Site", REFERENCE, url=page_url(path)
+        )
         stem = GOLDEN / f"{family}-{kind}"
         stem.with_suffix(".html").write_text(html, encoding="utf-8")
         stem.with_suffix(".json").write_text(

@@ -31,6 +31,10 @@ def test_agora_sample_imports_with_its_vendor_and_row_counts(shared_data, worksp
     assert report["listings"] == len(pages)
     counts = workspace.store.counts()
     assert counts["vendor_accounts"] == 261
+    # feedback is counted as stored: one feedback on a page saved on four days is one
+    sightings = sum(len(_agora_feedback(r["feedback"])) for r in rows)
+    assert report["feedback"] == counts["feedback"] == 2298
+    assert report["feedback"] + report["feedback_seen_again"] == sightings == 3184
     assert counts["listings"] == len(pages)
     assert counts["markets"] == 1
     # a page saved on several days is one listing seen from the first day to the last
@@ -122,9 +126,22 @@ def test_market_category_paths_map_onto_the_taxonomy(path, code):
 def test_import_csv_cli(shared_data, tmp_path, capsys):
     main(["init", str(tmp_path / "ws")])
     capsys.readouterr()
-    args = ["import", "csv", str(shared_data / AGORA), "--mapping", "agora-2014", "--json"]
+    args = ["import", "csv", str(shared_data / AGORA), "--mapping", "agora-2014"]
     assert main([*args, "-w", str(tmp_path / "ws")]) == 0
-    assert json.loads(capsys.readouterr().out)["vendors"] == 261
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(
+        "imported 7,986 of 7,986 rows from agora-2014-01-01.csv: 261 vendors, 3,322 listings, "
+        "2,298 feedback (886 seen again); utf-8 (mapping)"
+    )
+    assert main(["status", "-w", str(tmp_path / "ws"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tables"]["feedback"] == 2298
+    assert main([*args, "--json", "-w", str(tmp_path / "ws")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["vendors"], report["feedback"], report["feedback_seen_again"]) == (
+        261,
+        2298,
+        886,
+    )
 
 
 def test_jsonl_import_with_the_same_mapping(tmp_path, workspace):

@@ -64,6 +64,14 @@ def _with(table: str, **keys: object) -> dict[str, object]:
         ),
         (_with("listing", currency="BTX"), r"\[listing\] currency 'BTX' is not in the taxonomy"),
         (
+            _with("listing", country_aliases={"Österreich": "AU2"}),
+            r"\[listing\] country_aliases: 'Österreich' = 'AU2' is not a country code",
+        ),
+        (
+            _with("listing", country_aliase={"Österreich": "AT"}),
+            r"unknown key 'country_aliase' \(did you mean 'country_aliases'\?\)",
+        ),
+        (
             _with("source", encoding="mac_romann"),
             r"\[source\] encoding 'mac_romann' is not a codec Python knows \(did you mean "
             r"mac_roman",

@@ -191,9 +191,11 @@ def test_the_encoding_is_found_without_the_mapping_saying_it(files, workspace):
     raw["csv"] = {"line_end": "cr"}  # and records split at CR alone, LF kept as text
     mapping = parse_mapping(raw, "dnm-2017 without encoding")
     reports = import_files(workspace.store, files, mapping)
-    assert [(r.encoding, r.encoding_basis) for r in reports] == [
-        ("mac-roman", "records end in CR alone (Excel for Mac)")
-    ] * 2
+    # Mac OS Roman, cross-checked: bytes cp1252 does not have (0x9D, 0x90) rule it out
+    assert [(r.encoding, r.encoding_basis, r.encoding_note) for r in reports] == [
+        ("mac-roman", "records end in CR alone (Excel for Mac); not cp1252 (byte 0x9D)", None),
+        ("mac-roman", "records end in CR alone (Excel for Mac); not cp1252 (byte 0x90)", None),
+    ]
     assert [r.imported for r in reports] == [519, 578]
     assert _per_file(workspace.store) == {EBOOKS: (519, 11665, 518), JEWELS: (578, 1245, 235)}
 

@@ -98,10 +98,14 @@ def _stored(ws):
     try:
         return {
             "markets": con.execute("SELECT name, family, onions FROM markets").fetchall(),
+            "market_rows": con.execute(
+                "SELECT id, name, ref, status, onions, first_seen, last_seen FROM markets"
+            ).fetchall(),
             "listing": con.execute(
                 "SELECT listing_ref, title, price, currency, ships_from, ships_to, category "
                 "FROM listings"
             ).fetchall(),
+            "url": con.execute("SELECT url FROM listings").fetchall(),
             "vendor": con.execute("SELECT handle, rating FROM vendor_accounts").fetchall(),
             "feedback": con.execute(
                 "SELECT rating, left_after, left_before FROM feedback ORDER BY left_before DESC"
@@ -113,8 +117,9 @@ def _stored(ws):
         con.close()
 
 
-def _check_store(stored) -> None:
+def _check_store(stored, url: str) -> None:
     assert stored["errors"] == []
+    assert stored["url"] == [(url,)]  # the page's URL, as imported
     assert stored["listing"] == [
         (
             "1g_of_pure_uncut_peruvian_cocaine",
@@ -136,28 +141,45 @@ def _check_store(stored) -> None:
         for s, _, ago, unit in REVIEWS
     ]
     assert stored["feedback"] == sorted(naive, key=lambda r: r[2], reverse=True)
-    assert stored["extracted"] == [("drugmarket", 1)]
+    assert stored["extracted"] == [("drugmarket", 2)]
 
 
 def test_an_imported_page_of_its_onion_is_claimed_by_its_host(tmp_path, shared_data):
     ws = tmp_path / "ws"
     assert main(["init", str(ws)]) == 0
-    _import_and_extract(
-        ws,
-        shared_data,
-        "--market",
-        "Drugs & Medicine",
-        "--url-prefix",
-        "http://4yjes6zfucnh7vcj.onion/",
-        "--observed-at",
-        "2019-09-11",
-    )
+    argv = ["import", "pages", str(shared_data / PAGE), "-w", str(ws), "--observed-at"]
+    argv += ["2019-09-11", "--market", "Drugs & Medicine"]
+    assert main([*argv, "--url-prefix", "http://4yjes6zfucnh7vcj.onion/"]) == 0
+    imported = _stored(ws)
+    assert imported["markets"] == [("Drugs & Medicine", None, ["4yjes6zfucnh7vcj.onion"])]
+    assert main(["extract", "-w", str(ws), "--processes", "1"]) == 0
     stored = _stored(ws)
-    assert stored["markets"] == [("Drugs & Medicine", None, ["4yjes6zfucnh7vcj.onion"])]
-    _check_store(stored)
+    # the market keeps the family that claimed it, and stays the market it was
+    assert stored["markets"] == [("Drugs & Medicine", "drugmarket", ["4yjes6zfucnh7vcj.onion"])]
+    assert stored["market_rows"] == imported["market_rows"]
+    _check_store(stored, "http://4yjes6zfucnh7vcj.onion/drugmarket-product-2019-09-11.htm")
     before = _stored(ws)
     assert main(["extract", "-w", str(ws)]) == 0  # again: nothing new, nothing changed
     assert _stored(ws) == before
+
+
+def test_a_store_extracted_by_the_version_without_urls_is_re_extracted(tmp_path, shared_data):
+    """drugmarket@1 stored no Listing.url: a store it extracted gets the url from the
+    shipped version, which is newer, on the next `spector extract`."""
+    ws = tmp_path / "ws"
+    assert main(["init", str(ws)]) == 0
+    url = "http://4yjes6zfucnh7vcj.onion/saved/drugmarket-product-2019-09-11.htm"
+    _import_and_extract(ws, shared_data, "--url-prefix", url.rsplit("/", 1)[0] + "/")
+    con = duckdb.connect(str(ws / "store.duckdb"))
+    try:  # as drugmarket@1 left it
+        con.execute("UPDATE listings SET url = NULL")
+        con.execute("UPDATE extracted_captures SET version = 1")
+    finally:
+        con.close()
+    assert main(["extract", "-w", str(ws), "--processes", "1"]) == 0
+    stored = _stored(ws)
+    assert stored["url"] == [(url,)]
+    assert sorted(stored["extracted"]) == [("drugmarket", 1), ("drugmarket", 2)]
 
 
 def test_a_page_of_an_unknown_mirror_is_claimed_by_its_title(tmp_path, shared_data):
@@ -171,7 +193,11 @@ def test_a_page_of_an_unknown_mirror_is_claimed_by_its_title(tmp_path, shared_da
         "--observed-at",
         "2019-09-11",
     )
-    _check_store(_stored(ws))
+    stored = _stored(ws)
+    assert stored["markets"] == [
+        ("abcdefghijklmnop.onion", "drugmarket", ["abcdefghijklmnop.onion"])
+    ]
+    _check_store(stored, "http://abcdefghijklmnop.onion/saved/drugmarket-product-2019-09-11.htm")
 
 
 def test_import_with_the_template_sets_the_family(tmp_path, shared_data, capsys):
@@ -191,7 +217,7 @@ def test_import_with_the_template_sets_the_family(tmp_path, shared_data, capsys)
     )
     stored = _stored(ws)
     assert stored["markets"] == [("DM", "drugmarket", ["qrstuvwxyzabcdef.onion"])]
-    _check_store(stored)
+    _check_store(stored, "http://qrstuvwxyzabcdef.onion/drugmarket-product-2019-09-11.htm")
     capsys.readouterr()
     assert main(["template", "test", "drugmarket", str(shared_data / PAGE), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.extract.make_golden import REFERENCE, as_json
+from tests.extract.make_golden import REFERENCE, as_json, page_url
 
 from spector.extract._pages import PageError, records_of
 from spector.extract._templates import template_for
@@ -38,7 +38,8 @@ def test_page_gives_its_golden_records(case):
     html = (GOLDEN / f"{case}.html").read_text(encoding="utf-8")
     template = template_for(family)
     result = template.apply(frozen["path"], html)
-    records = records_of(result, template, "market-golden", "Golden Site", REFERENCE)
+    url = page_url(frozen["path"])
+    records = records_of(result, template, "market-golden", "Golden Site", REFERENCE, url=url)
     assert as_json(records) == frozen["records"]
 
 

@@ -423,7 +423,10 @@ def test_the_template_encoding_reads_pages_that_declare_none():
     )
 
 
-def test_member_since_as_a_duration_is_the_page_time_less_it():
+def test_member_since_as_a_duration_is_the_earliest_moment_it_allows():
+    """ "5 years, 10 months" is 5 y 10 m or more and less than 5 y 11 m: joined keeps the
+    interval's lower bound, as a date keeps its first moment ("Member since Mar 5, 2017"
+    is 2017-03-05 00:00 in test_every_field_kind_on_one_page)."""
     template = _template(
         """
         [[page]]
@@ -436,9 +439,92 @@ def test_member_since_as_a_duration_is_the_page_time_less_it():
     )
     html = '<p class="member">Member for 5 years, 10 months</p><span class="fb">+1,204 | -3</span>'
     _, (vendor,) = _records(template, "/u/kilo", html)
-    # five years and ten months before the page (30-day months or calendar months: the
-    # later of the two, which is what the page shows, truncated)
-    assert vendor.joined == max(
-        NOW - timedelta(days=5 * 365 + 10 * 30), datetime(2018, 7, 1, 12, 0, tzinfo=UTC)
+    # five years and eleven months before the page, the earlier of 30-day months and
+    # calendar months
+    assert vendor.joined == min(
+        NOW - timedelta(days=5 * 365 + 11 * 30), datetime(2018, 6, 1, 12, 0, tzinfo=UTC)
     )
     assert (vendor.feedback_positive, vendor.feedback_negative) == (1204, 3)
+    # a page saved some time on 2019-09-11 (the reviewer's case): not 2013-11-17, the
+    # latest moment (5 y 10 m of 30-day months before the day ended), but the earliest
+    result = template.apply("/u/kilo", html)
+    day = datetime(2019, 9, 11, tzinfo=UTC)
+    (saved,) = records_of(result, template, "m1", "Shop", day, day + timedelta(days=1))
+    assert saved.joined == datetime(2013, 10, 11, tzinfo=UTC)  # calendar: 5 y 11 m before
+
+
+def test_a_month_shown_is_its_first_day_as_member_since():
+    template = _template(
+        """
+        [[page]]
+        kind = "vendor"
+        url = '^/u/(?P<handle>[^/]+)$'
+        [page.fields]
+        joined = { css = "p.member", regex = 'since (?P<joined>.+)$' }
+        """
+    )
+    _, (vendor,) = _records(template, "/u/kilo", '<p class="member">Member since March 2017</p>')
+    assert vendor.joined == datetime(2017, 3, 1, tzinfo=UTC)
+
+
+# The template versions that stored no Listing.url: a store they extracted re-extracts
+# (and gets its urls) only if the shipped version is newer.
+_BEFORE_URL = {"bots": 2, "drugmarket": 1, "escrow": 2, "hydra": 2, "walletless": 2}
+
+
+def test_templates_with_listings_are_newer_than_those_that_stored_no_url():
+    from spector.extract._templates import builtin_templates
+
+    found, _ = builtin_templates()
+    with_listings = {f for f, t in found.items() if {"listing", "listing_index"} & set(t.kinds)}
+    assert with_listings == set(_BEFORE_URL)
+    assert {f: found[f].version > v for f, v in _BEFORE_URL.items()} == dict.fromkeys(
+        _BEFORE_URL, True
+    )
+
+
+def test_a_listing_gets_its_page_url_and_an_index_row_its_link():
+    template = _template(
+        """
+        [[page]]
+        kind = "listing"
+        url = '^/item/(?P<ref>\\d+)$'
+        [page.fields]
+        vendor = "a.seller"
+        [[page]]
+        kind = "listing_index"
+        url = '^/shop/list$'
+        [[page.items]]
+        name = "listings"
+        each = "li"
+        [page.items.fields]
+        link = "a.item@href"
+        vendor = "a.seller"
+        """
+    )
+    page = "http://shop.onion/item/7?tab=reviews"
+    result = template.apply("/item/7", '<a class="seller">kilo</a>')
+    _, listing = records_of(result, template, "m1", "Shop", NOW, url=page)
+    assert listing.url == page
+    rows = (
+        '<li><a class="item" href="../item/8#top">8</a><a class="seller">kilo</a></li>'
+        '<li><a class="item" href="http://mirror.onion/item/9">9</a><a class="seller">kilo</a>'
+    )
+    result = template.apply("/shop/list", rows)
+    at = "http://shop.onion/shop/list?page=2"
+    listings = [
+        r for r in records_of(result, template, "m1", "Shop", NOW, url=at) if isinstance(r, Listing)
+    ]
+    assert [(x.listing_ref, x.url) for x in listings] == [
+        ("8", "http://shop.onion/item/8"),  # relative, resolved against the page's URL
+        ("9", "http://mirror.onion/item/9"),
+    ]
+    # without the page's URL a relative link is no URL (and "../item/8" is no listing
+    # page it can tell); an absolute one still is
+    with pytest.raises(PageError, match=r"without a link to its listing: '\.\./item/8#top'"):
+        records_of(result, template, "m1", "Shop", NOW)
+    result = template.apply("/shop/list", rows.replace("../item/8#top", "/item/8"))
+    listings = [
+        r for r in records_of(result, template, "m1", "Shop", NOW) if isinstance(r, Listing)
+    ]
+    assert [x.url for x in listings] == [None, "http://mirror.onion/item/9"]

@@ -59,7 +59,7 @@ def test_a_workspace_template_overrides_the_built_in_and_a_bad_one_is_skipped(ws
     (ws / "templates" / "broken.toml").write_text(BAD, encoding="utf-8")
     loaded = load_templates(ws)
     assert loaded.get("drugmarket").version == 7
-    assert loaded.builtin["drugmarket"].version == 1
+    assert loaded.builtin["drugmarket"].version == 2
     assert "overrides built-in drugmarket.toml" in loaded.overrides["drugmarket"]
     assert loaded.get("escrow") is loaded.builtin["escrow"]  # the others still load
     assert loaded.get("broken") is None
@@ -160,7 +160,7 @@ def test_template_test_shows_fields_records_and_errors(ws, shared_data, capsys, 
     assert (vendor["value"], vendor["note"]) == (None, "not found")
     # a URL no page kind matches, for a template without detect: and why
     assert main(["template", "test", "escrow", page, "--url", "/somewhere/else"]) == 2
-    assert "no page kind of escrow@2 matches" in capsys.readouterr().out
+    assert "no page kind of escrow@3 matches" in capsys.readouterr().out
     # a template that does not load, or a page that does not exist: exit 2, one error line
     broken = tmp_path / "broken.toml"
     broken.write_text(BAD, encoding="utf-8")
@@ -182,19 +182,27 @@ def test_template_test_takes_the_url_from_the_option_or_the_saved_page(capsys, t
     frozen = json.loads((GOLDEN / "escrow-listing.json").read_text(encoding="utf-8"))
     path = frozen["path"]
     assert main(["template", "test", "escrow", str(saved), "--url", path, "--json"]) == 0
+    by_path = json.loads(capsys.readouterr().out)
+    url = f"http://x.onion{path}"
+    assert main(["template", "test", "escrow", str(saved), "--url", url, "--json"]) == 0
     by_option = json.loads(capsys.readouterr().out)
-    marked = f"<!-- saved from url=(0040)http://x.onion{path} -->\n" + html
+    marked = f"<!-- saved from url=(0040){url} -->\n" + html
     saved.write_text(marked, encoding="utf-8")
     assert main(["template", "test", "escrow", str(saved), "--json"]) == 0
     by_mark = json.loads(capsys.readouterr().out)
     assert by_mark["page"]["url_from"] == "saved from url"
-    assert by_mark["path"] == by_option["path"] == path
+    assert by_mark["path"] == by_option["path"] == by_path["path"] == path
     assert by_mark["records"] == by_option["records"]
+    # the listing's url is the page's, when the page's whole URL is known
+    urls = [
+        [r.get("url") for r in x["records"] if r["type"] == "Listing"] for x in (by_mark, by_path)
+    ]
+    assert urls == [[url], [None]]
     assert by_option["kind"] == "listing"
     assert by_option["matched_by"] == "url"
 
 
-def test_a_page_no_template_claims_is_left_alone(ws, capsys):
+def test_a_page_no_template_claims_is_counted_until_one_does(ws, capsys):
     from tests.extract.make_golden import GOLDEN
 
     page = ws.parent / "saved.html"  # a listing page of the range, saved without its URL
@@ -202,7 +210,9 @@ def test_a_page_no_template_claims_is_left_alone(ws, capsys):
     _import(ws, str(page), "http://abcdefghijklmnop.onion/", "2023-01-30")
     capsys.readouterr()
     assert main(["extract", "-w", str(ws), "--processes", "1"]) == 0
-    assert "extracted 0 of 0 new captures" in capsys.readouterr().out.replace("\n", " ")
+    out = capsys.readouterr().out.replace("\n", " ")
+    assert "extracted 0 of 1 new captures into 0 records; 1 page no template covers;" in out
+    assert "1 page of abcdefghijklmnop.onion: no template claims the market" in out
     # a workspace template that claims the host takes the page: recognised by its content,
     # it lacks the listing id its URL would have given, and that is the page's error
     escrow = GOLDEN.parents[2] / "src/spector/extract/templates/escrow.toml"
@@ -222,3 +232,40 @@ def test_a_page_no_template_claims_is_left_alone(ws, capsys):
     finally:
         con.close()
     assert reason == "listing page without its listing id (ref)"
+
+
+def test_template_test_shows_every_selector_of_a_concatenation(tmp_path, capsys):
+    template = tmp_path / "shop.toml"
+    template.write_text(
+        """
+[template]
+family = "shop"
+version = 1
+[[page]]
+kind = "listing"
+url = '^/item/(?P<ref>\\d+)$'
+[page.fields]
+title = { concat = ["h1", "h2.sub", "p.missing", "span.size@title"], sep = " - " }
+vendor = "a.seller"
+""",
+        encoding="utf-8",
+    )
+    page = tmp_path / "item.html"
+    page.write_text(
+        '<h1>Blue pills</h1><h2 class="sub">100 pcs</h2><span class="size" title="5 mg">'
+        '</span><a class="seller">kilo</a>',
+        encoding="utf-8",
+    )
+    argv = ["template", "test", str(template), str(page), "--url", "/item/7"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.strip().startswith("title "))
+    assert line == (
+        "  title                  'Blue pills - 100 pcs - 5 mg'  <- h1  <h1> text 'Blue pills'"
+        " + h2.sub  <h2 class=\"sub\"> text '100 pcs' + p.missing  not found"
+        " + span.size@title  <span class=\"size\"> @title '5 mg'"
+    )
+    assert main([*argv, "--json"]) == 0
+    (title,) = [f for f in json.loads(capsys.readouterr().out)["fields"] if f["name"] == "title"]
+    assert title["selector"] == "h1 + h2.sub + p.missing + span.size@title"
+    assert len(title["parts"]) == 4

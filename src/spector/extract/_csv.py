@@ -16,6 +16,7 @@ day to its last. Importing the same file again changes nothing but ``last_seen``
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 Kind = Literal["csv", "jsonl"]
+_EXAMPLE = 80  # characters of an unresolved value kept as an example
+_DISTINCT = 1000  # distinct unresolved values counted per kind
 
 
 @dataclass
@@ -51,6 +54,7 @@ class ImportReport:
     sha256: str = ""
     encoding: str = ""
     encoding_basis: str = ""  # "mapping", "valid UTF-8", "charset-normalizer", ...
+    encoding_note: str | None = None  # when the encoding found was a close call
     line_end: str = ""  # the first line break: cr, lf, crlf
     time_basis: str = ""  # where the observation time came from
     rows: int = 0
@@ -59,11 +63,29 @@ class ImportReport:
     first_error: str | None = None
     vendors: set[str] = field(default_factory=set)
     listings: set[str] = field(default_factory=set)
-    feedback: int = 0
+    feedback: set[str] = field(default_factory=set)  # ids: one feedback seen twice is one
+    feedback_seen: int = 0  # every sighting, the same feedback on several days too
     sold_total: int = 0  # the sold counters of the rows imported, summed
     with_sales: int = 0  # rows whose sold counter is above 0
     observed: set[str] = field(default_factory=set)  # days (ISO) the rows were observed
     unresolved: Counter[str] = field(default_factory=Counter)
+    unresolved_values: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def note_unresolved(self, what: str, text: str) -> None:
+        """Count a value of kind ``what`` ("country") the taxonomy does not know, and keep
+        it as an example (the commonest are reported; distinct values kept are bounded)."""
+        self.unresolved[what] += 1
+        values = self.unresolved_values.setdefault(what, Counter())
+        text = text if len(text) <= _EXAMPLE else text[: _EXAMPLE - 1] + "…"
+        if text in values or len(values) < _DISTINCT:
+            values[text] += 1
+
+    def unresolved_examples(self, n: int = 3) -> dict[str, list[tuple[str, int]]]:
+        """Up to ``n`` of the commonest unresolved values of each kind, with their counts."""
+        return {
+            what: self.unresolved_values.get(what, Counter()).most_common(n)
+            for what in sorted(self.unresolved)
+        }
 
     @property
     def failed(self) -> bool:
@@ -77,6 +99,7 @@ class ImportReport:
             "sha256": self.sha256,
             "encoding": self.encoding,
             "encoding_basis": self.encoding_basis,
+            "encoding_note": self.encoding_note,
             "line_end": self.line_end,
             "time_basis": self.time_basis,
             "observed": sorted(self.observed),
@@ -86,10 +109,15 @@ class ImportReport:
             "first_error": self.first_error,
             "vendors": len(self.vendors),
             "listings": len(self.listings),
-            "feedback": self.feedback,
+            "feedback": len(self.feedback),
+            "feedback_seen_again": self.feedback_seen - len(self.feedback),
             "sold_total": self.sold_total,
             "with_sales": self.with_sales,
             "unresolved": dict(self.unresolved),
+            "unresolved_examples": {
+                what: [value for value, _ in top]
+                for what, top in self.unresolved_examples().items()
+            },
         }
 
 
@@ -140,20 +168,20 @@ def import_files(
     name = market or mapping.source.market
     record = Market(name=name, ref=market_ref(store, name=name))
     reports = []
-    for path, file_values, (encoding, basis) in checked:
-        decoded = decode_file(path, encoding)  # as the check found it: no second detection
+    for path, file_values, found in checked:
+        # read as the check found it: no second detection
+        decoded = decode_file(path, found.encoding)
         report = _import(store, path, decoded, file_values, mapping, kind, record, moment)
-        report.encoding_basis = basis
+        report.encoding_basis, report.encoding_note = found.basis, found.note
         reports.append(report)
         if on_report is not None:
             on_report(report)
     return reports
 
 
-def _check(
-    path: Path, mapping: Mapping, kind: Kind
-) -> tuple[Path, dict[str, str], tuple[str, str]]:
-    """(path, the file name's values, (the codec to read it with, why)), or an InputError."""
+def _check(path: Path, mapping: Mapping, kind: Kind) -> tuple[Path, dict[str, str], Decoded]:
+    """(path, the file name's values, the file as decoded: its codec and why), or an
+    InputError."""
     file_values = {"name": path.name, "stem": path.stem}
     pattern = mapping.source.file_regex
     if pattern is not None:
@@ -168,7 +196,7 @@ def _check(
     decoded = decode_file(path, mapping.source.encoding)
     if kind == "csv":
         csv_rows(path, decoded, mapping.csv, mapping.columns())  # checks the header
-    return path, file_values, (decoded.encoding, decoded.basis)
+    return path, file_values, dataclasses.replace(decoded, text="")  # the text is read again
 
 
 def _import(

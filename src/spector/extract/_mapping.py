@@ -4,7 +4,8 @@ A mapping is a TOML file (ready ones in ``extract/mappings``; the format is desc
 docs/import-mappings.md). It is validated as a schema before any file is read: a key
 that does not exist is an error naming it and the closest known key, a string where a
 table or list belongs is an error, a regex that does not compile, a category alias that
-is not a taxonomy code, an unknown currency or encoding are errors naming the key.
+is not a taxonomy code, a country alias that is not a country or region code, an unknown
+currency or encoding are errors naming the key.
 
 Every value a mapping reads is a :class:`Value`: a column (``"price"`` is short for
 ``{ column = "price" }``), a named group of the file name (``{ file = "date" }``), a
@@ -36,7 +37,7 @@ from pydantic import (
 )
 
 from spector.errors import ConfigError, UsageError
-from spector.model import categories, currency
+from spector.model import categories, country, currency
 
 __all__ = [
     "CsvDialect",
@@ -201,6 +202,7 @@ class ListingMap(_Strict):
     category_aliases: dict[str, str] = Field(default_factory=dict)  # market's name -> code
     ships_from: Annotated[Value | None, BeforeValidator(_value)] = None
     ships_to: Annotated[Value | None, BeforeValidator(_value)] = None
+    country_aliases: dict[str, str] = Field(default_factory=dict)  # market's name -> code
     sold: Annotated[Value | None, BeforeValidator(_value)] = None  # "12 sold since Mar 5, 2017"
     stock: Annotated[Value | None, BeforeValidator(_value)] = None
     url: Annotated[Value | None, BeforeValidator(_value)] = None
@@ -223,6 +225,14 @@ class ListingMap(_Strict):
                     f"category_aliases: {name!r} = {code!r} is not a taxonomy code"
                     + (f" (did you mean {', '.join(close)}?)" if close else "")
                 )
+        for name, code in self.country_aliases.items():
+            try:
+                self.country_aliases[name] = country(code).code
+            except UsageError:
+                raise ValueError(
+                    f"country_aliases: {name!r} = {code!r} is not a country code (ISO 3166-1 "
+                    "alpha-2 or alpha-3) or a region code of the taxonomy (WW, EU...)"
+                ) from None
         return self
 
     def values(self) -> list[tuple[str, Value]]:

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from spector.errors import PageError, SelectorInvalid, UsageError
 from spector.extract._dates import absolute_interval, resolve_relative, resolve_when
@@ -55,14 +55,15 @@ _SINCE = re.compile(r"\b(?:since|from|seit|depuis|desde|с)\b\s*", re.IGNORECASE
 
 @dataclass(frozen=True, slots=True)
 class _Context:
-    """What normalising a page's values needs: the template's conventions and when the
-    page was seen (between ``seen_from`` and ``seen_to``)."""
+    """What normalising a page's values needs: the template's conventions, the page's URL
+    (when known) and when the page was seen (between ``seen_from`` and ``seen_to``)."""
 
     template: Template
     market_id: str
     site: str
     seen_from: datetime
     seen_to: datetime
+    url: str | None = None
 
     def when(self, text: str | None) -> tuple[datetime | None, datetime | None]:
         t = self.template
@@ -71,14 +72,16 @@ class _Context:
         )
 
     def since(self, text: str | None) -> datetime | None:
-        """The moment a "member since" or "sold since" value shows, truncated as shown: a
-        date's first moment, or, for a duration ("5 years, 10 months"), the page's clock
-        less that duration."""
+        """The earliest moment a "member since" or "sold since" value allows (one timestamp
+        column cannot hold the interval, and its lower bound is what a date stored as its
+        first moment is too): a date's first moment ("March 2017": 2017-03-01); for a
+        duration ("5 years, 10 months", shown truncated: 5 y 10 m or more, less than 5 y 11
+        m), the page's earliest time less the longest it can mean."""
         if not text:
             return None
         relative = resolve_relative(text, self.seen_from, self.seen_to)
         if relative is not None:
-            return relative[1]
+            return relative[0]
         t = self.template
         shown = absolute_interval(text, locale=t.locale, date_order=t.date_order)
         return shown[0] if shown else None
@@ -91,17 +94,22 @@ def records_of(
     site: str,
     reference: datetime,
     seen_until: datetime | None = None,
+    *,
+    url: str | None = None,
 ) -> list[Record]:
     """Records a page shows. ``reference`` is the site's clock when the page was served;
     ``seen_until`` the latest it can have been, when that moment is only known to the day
-    (a saved page's date): relative dates widen by the difference."""
+    (a saved page's date): relative dates widen by the difference. ``url`` is the page's
+    absolute URL (the capture's): a listing page's listing gets it, an index row the
+    listing page it links to resolved against it; without it only absolute links are
+    kept. PageError when the page shows a value that cannot be read."""
     if result.errors:
         raise PageError(result.errors[0])
-    ctx = _Context(template, market_id, site, reference, seen_until or reference)
+    ctx = _Context(template, market_id, site, reference, seen_until or reference, url)
     f = result.fields
     out: list[Record] = []
     if result.kind == "listing":
-        vendor, listing = _listing(f, ctx)
+        vendor, listing = _listing(f, ctx, url=_absolute(ctx.url, None))
         out += [vendor, listing]
         out += _feedback(result, ctx, vendor.id, listing.id)
     elif result.kind == "listing_index":
@@ -183,10 +191,12 @@ def _countries(text: str | None) -> tuple[str, ...]:
     )
 
 
-def _ref_from_href(template: Template, href: str | None) -> str | None:
+def _ref_from_href(template: Template, href: str | None, base: str | None) -> str | None:
+    """The ref of the listing page ``href`` links to (resolved against the page's URL
+    ``base`` when known, so "../item/8" is read as /item/8), when it is one."""
     if not href:
         return None
-    parts = urlsplit(href)
+    parts = urlsplit(urljoin(base, href) if base else href)
     matched = template.match(f"{parts.path}?{parts.query}" if parts.query else parts.path)
     if matched and matched[0]["kind"] == "listing":
         return matched[1].get("ref")
@@ -224,9 +234,22 @@ def _price(f: Fields, ctx: _Context) -> tuple[Any, str | None, Any]:
     return price, currency, usd
 
 
-def _listing(f: Fields, ctx: _Context, what: str = "listing page") -> tuple[VendorAccount, Listing]:
-    """The listing a listing page (or a row of an index) shows, and its vendor. A field the
-    page does not show stays None (an empty ships-to), so it erases nothing in the store."""
+def _absolute(base: str | None, link: str | None) -> str | None:
+    """``link`` (the page's own URL when None) as an absolute URL without its fragment,
+    resolved against ``base``; None when there is no base and the link is relative."""
+    target = urljoin(base, link) if base and link else (link or base)
+    if not target:
+        return None
+    parts = urlsplit(target)
+    return urldefrag(target).url if parts.scheme and parts.netloc else None
+
+
+def _listing(
+    f: Fields, ctx: _Context, what: str = "listing page", *, url: str | None = None
+) -> tuple[VendorAccount, Listing]:
+    """The listing a listing page (or a row of an index) shows, at ``url``, and its
+    vendor. A field the page does not show stays None (an empty ships-to), so it erases
+    nothing in the store."""
     family = ctx.template.family
     handle = ctx.site if family == "bots" else f.get("vendor")
     if not handle:
@@ -267,6 +290,7 @@ def _listing(f: Fields, ctx: _Context, what: str = "listing page") -> tuple[Vend
         unit=unit,
         ships_from=ships_from,
         ships_to=_countries(f.get("ships_to")),
+        url=url,
         sold_count=sold_count,
         sold_since=sold_since,
         stock=parse_count(f.get("stock"), "stock", strict=False),
@@ -277,9 +301,10 @@ def _listing(f: Fields, ctx: _Context, what: str = "listing page") -> tuple[Vend
 def _index(result: PageResult, ctx: _Context) -> list[Record]:
     """The listings a listing index (a category's, a city's, the stock list) shows, one per
     row, keyed by the ref of the listing page its row links to (or the row's own ref), so
-    they are the records its listing page gives. A row carries only the fields its
-    template reads, which are those the index shows as the listing page does; the page's
-    category (from its URL, when that is a code of the taxonomy) goes to each row.
+    they are the records its listing page gives (its url is that page's). A row carries
+    only the fields its template reads, which are those the index shows as the listing
+    page does; the page's category (from its URL, when that is a code of the taxonomy)
+    goes to each row.
 
     A page without the end of its list (a page cut short: its last row could be cut mid-
     value), without rows, or with a row that does not link to a listing means the layout
@@ -293,11 +318,12 @@ def _index(result: PageResult, ctx: _Context) -> list[Record]:
     page_category = _taxonomy_code(f.get("category_code"))
     out: dict[str, Record] = {}
     for row in rows:
-        ref = row.get("ref") or _ref_from_href(ctx.template, row.get("link"))
+        ref = row.get("ref") or _ref_from_href(ctx.template, row.get("link"), ctx.url)
         if not ref:
             shown = row.get("title") or row.get("link") or "?"
             raise PageError(f"listing index row without a link to its listing: {shown!r}")
-        vendor, listing = _listing({**row, "ref": ref}, ctx, "listing index row")
+        link = _absolute(ctx.url, row.get("link")) if row.get("link") else None
+        vendor, listing = _listing({**row, "ref": ref}, ctx, "listing index row", url=link)
         if page_category:
             listing = dataclasses.replace(listing, category=page_category)
         out.setdefault(vendor.id, vendor)
@@ -361,7 +387,7 @@ def _feedback(
     seen: Counter[tuple[object, ...]] = Counter()
     for item in result.items.get("feedback", []):
         after, before = ctx.when(item.get("when"))
-        ref = _ref_from_href(ctx.template, item.get("listing"))
+        ref = _ref_from_href(ctx.template, item.get("listing"), ctx.url)
         listing = listing_id or (
             Listing(market_id=ctx.market_id, listing_ref=ref).id if ref else None
         )

@@ -42,12 +42,15 @@ class RowError(Exception):
 class Tally(Protocol):
     """What the reader counts as it goes (the import report)."""
 
-    unresolved: Counter[str]
     vendors: set[str]
     listings: set[str]
-    feedback: int
+    feedback: set[str]  # ids
+    feedback_seen: int  # sightings
     sold_total: int
     with_sales: int
+
+    def note_unresolved(self, what: str, text: str) -> None:
+        """Count ``text``, a value of kind ``what`` the taxonomy does not know."""
 
 
 _MISSING = object()
@@ -77,6 +80,7 @@ class RowReader:
         self.languages = tuple(mapping.source.languages)
         self.locale = mapping.source.locale
         self.aliases = {_fold(k): v for k, v in mapping.listing.category_aliases.items()}
+        self.countries = {_fold(k): v for k, v in mapping.listing.country_aliases.items()}
         self.repeats: Counter[str] = Counter()
 
     # -- values ---------------------------------------------------------------------
@@ -198,7 +202,7 @@ class RowReader:
         except CellError as exc:
             raise RowError(f"sold counter {text[:80]!r}: {exc}") from None
         if found is None:
-            self.tally.unresolved["sold"] += 1
+            self.tally.note_unresolved("sold", text)
         return found
 
     def _number(self, spec: Value | None, row: Row, name: str) -> int | None:
@@ -208,7 +212,7 @@ class RowReader:
         try:
             return read_count(text, name)
         except CellError:
-            self.tally.unresolved[name] += 1
+            self.tally.note_unresolved(name, text)
             return None
 
     def _category(self, row: Row) -> str | None:
@@ -218,7 +222,7 @@ class RowReader:
         path = [self.text(spec, row) or "" for spec in specs]
         found = self._resolve_path(path) if self.aliases else resolve_category(path)
         if found is None:
-            self.tally.unresolved["category"] += 1
+            self.tally.note_unresolved("category", " > ".join(p for p in path if p))
         return found
 
     def _resolve_path(self, path: list[str]) -> str | None:
@@ -237,15 +241,19 @@ class RowReader:
 
     def _country(self, text: str | None) -> str | None:
         """A country or region code for a market's free text ("USA", "UK only", "Worldwide
-        except Australia" -> WW, the exception not kept); None, counted, when unknown."""
+        except Australia" -> WW, the exception not kept): the mapping's country_aliases
+        first, then the taxonomy's names; None, counted with the text, when unknown."""
         if not text:
             return None
         cleaned = re.sub(r"\(.*?\)|\bonly\b|[!.]+$", "", text, flags=re.I).strip()
+        alias = self.countries.get(_fold(text)) or self.countries.get(_fold(cleaned))
+        if alias is not None:
+            return alias
         if _EXCEPT.match(cleaned):
             cleaned = "Worldwide"
         found = resolve_country(cleaned) if cleaned else None
         if found is None:
-            self.tally.unresolved["country"] += 1
+            self.tally.note_unresolved("country", text)
             return None
         return found.code
 
@@ -282,7 +290,8 @@ class RowReader:
             )
             repeats[feedback.key()] += 1  # identical ones told apart by order, not time
             out.append(dataclasses.replace(feedback, nth=repeats[feedback.key()]))
-        self.tally.feedback += len(out)
+        self.tally.feedback.update(f.id for f in out)
+        self.tally.feedback_seen += len(out)
         return out
 
 

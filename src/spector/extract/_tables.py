@@ -3,9 +3,9 @@
 The whole file is read and decoded before any row is used, so a file in the wrong
 encoding is refused as a whole (naming the byte, its offset and line) and nothing of it
 is stored. When the mapping gives no encoding it is found: a byte order mark, else valid
-UTF-8, else Mac OS Roman for a file whose records end in CR alone (classic Mac OS and
-Excel for Mac's "CSV (Macintosh)" write that pair), else the best answer of
-charset-normalizer that decodes the whole file. The report says which, and why.
+UTF-8, else for a file whose records end in CR alone Mac OS Roman or cp1252, as its
+letters read, else the best answer of charset-normalizer that decodes the whole file
+(``spector.extract._encoding``). The report says which, why, and when it was a close call.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spector.errors import InputError
+from spector.extract._encoding import detect, reads_as
 from spector.extract._mapping import CsvDialect
 
 __all__ = ["Decoded", "Row", "csv_rows", "decode_file", "jsonl_rows"]
@@ -29,31 +30,6 @@ __all__ = ["Decoded", "Row", "csv_rows", "decode_file", "jsonl_rows"]
 MAX_FILE = 1 << 31  # 2 GiB: a dump is read whole
 csv.field_size_limit(1 << 24)  # a listing's feedback cell can be long; bounded all the same
 
-# When detection finds several encodings about as likely, the commoner one wins.
-_NEAR = 0.05  # charset-normalizer's "chaos" (0..1) within which answers count as close
-_COMMON = (
-    "utf_8",
-    "cp1252",
-    "latin_1",
-    "mac_roman",
-    "cp1251",
-    "koi8_r",
-    "cp1250",
-    "iso8859_2",
-    "iso8859_15",
-    "gb18030",
-    "big5",
-    "shift_jis",
-    "euc_jp",
-    "euc_kr",
-)
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf_32"),
-    (codecs.BOM_UTF32_BE, "utf_32"),
-    (codecs.BOM_UTF8, "utf_8_sig"),
-    (codecs.BOM_UTF16_LE, "utf_16"),
-    (codecs.BOM_UTF16_BE, "utf_16"),
-)
 _BREAK = re.compile(r"\r\n|\r|\n")
 _BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
 _LINE_ENDS = {"\r\n": "crlf", "\r": "cr", "\n": "lf"}
@@ -68,6 +44,7 @@ class Decoded:
     basis: str  # why: "mapping", "byte order mark", "valid UTF-8", ...
     sha256: str  # of the file's bytes
     line_end: str  # the first line break: "cr", "lf", "crlf", or "none"
+    note: str | None = None  # when the encoding found was a close call: what to check
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,32 +74,33 @@ def decode_file(path: Path, encoding: str | None) -> Decoded:
         if codec == "utf-8" and data.startswith(codecs.BOM_UTF8):
             codec = "utf-8-sig"
         basis = "mapping"
+        note = None
         try:
             text = data.decode(codec)
         except UnicodeDecodeError as exc:
             line = len(_BREAK_BYTES.findall(data, 0, exc.start)) + 1
-            guess = _detect(data)
+            guess = detect(data)
             raise InputError(
                 f"byte 0x{data[exc.start]:02X} at offset {exc.start} (line {line}) is not "
                 f"{encoding}",
                 where=f"{path}:{line}",
                 expected=f"text in {encoding}, as the mapping's [source] encoding says",
                 hint=(
-                    f"the file reads as {guess[0]} ({guess[1]}): set encoding = "
-                    f'"{guess[0]}" or leave it out'
+                    f"the file reads as {guess.codec} ({guess.basis}): set encoding = "
+                    f'"{guess.codec}" or leave it out'
                     if guess
                     else "set [source] encoding to the file's encoding"
                 ),
             ) from None
     else:
-        found = _detect(data)
+        found = detect(data)
         if found is None:
             raise InputError(
                 "cannot tell which encoding the file is in",
                 where=path,
                 hint="set [source] encoding in the mapping",
             )
-        codec, basis = found
+        codec, basis, note = found.codec, found.basis, found.note
         text = data.decode(codec)
     first = _BREAK.search(text)
     return Decoded(
@@ -131,42 +109,8 @@ def decode_file(path: Path, encoding: str | None) -> Decoded:
         basis=basis,
         sha256=digest,
         line_end=_LINE_ENDS[first[0]] if first else "none",
+        note=note,
     )
-
-
-def _detect(data: bytes) -> tuple[str, str] | None:
-    """(codec, why) for ``data``, or None when nothing decodes it."""
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            return codec, "byte order mark"
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        return "utf_8", "valid UTF-8"
-    first = _BREAK_BYTES.search(data)
-    if first is not None and first[0] == b"\r" and b"\n" not in data[: first.start()]:
-        # CR alone ends the first record: classic Mac OS text, as Excel for Mac still
-        # writes its "CSV (Macintosh)"; Mac OS Roman decodes every byte.
-        return "mac_roman", "records end in CR alone (Excel for Mac)"
-    import charset_normalizer
-
-    matches = list(charset_normalizer.from_bytes(data))
-    if not matches:
-        return None
-    # On short or mixed texts the detector's scores for related code pages lie close
-    # together (cp1252 and iso8859_14 read French alike but for "°"): among the answers
-    # nearly as good as its best, the encoding far more files are written in wins.
-    near = [m.encoding for m in matches if m.chaos <= matches[0].chaos + _NEAR]
-    ranked = sorted(near, key=lambda e: _COMMON.index(e) if e in _COMMON else len(_COMMON))
-    for codec in [*ranked, *(m.encoding for m in matches)]:
-        try:
-            data.decode(codec)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        return codec, "charset-normalizer"
-    return None
 
 
 def csv_rows(path: Path, decoded: Decoded, dialect: CsvDialect, needed: list[str]) -> Iterator[Row]:
@@ -187,7 +131,7 @@ def csv_rows(path: Path, decoded: Decoded, dialect: CsvDialect, needed: list[str
         header = [h.strip() for h in next(reader, [])]
     except csv.Error as exc:
         raise InputError(f"unreadable CSV header: {exc}", where=f"{path}:1") from exc
-    _check_header(path, header, needed)
+    _check_header(path, header, needed, decoded, dialect)
     width = len(header)
 
     def rows() -> Iterator[Row]:
@@ -217,7 +161,9 @@ def csv_rows(path: Path, decoded: Decoded, dialect: CsvDialect, needed: list[str
     return rows()
 
 
-def _check_header(path: Path, header: list[str], needed: list[str]) -> None:
+def _check_header(
+    path: Path, header: list[str], needed: list[str], decoded: Decoded, dialect: CsvDialect
+) -> None:
     if not any(header):
         raise InputError("the file is empty", where=path, expected="a header row, then rows")
     missing = [c for c in needed if c not in header]
@@ -229,6 +175,7 @@ def _check_header(path: Path, header: list[str], needed: list[str]) -> None:
             + (f" ({near})" if near else ""),
             where=f"{path}:1",
             expected=f"a header with these columns; it has: {', '.join(header)}",
+            hint=_encoding_hint(header, needed, decoded, dialect),
         )
     twice = sorted({c for c in needed if header.count(c) > 1})
     if twice:
@@ -237,6 +184,51 @@ def _check_header(path: Path, header: list[str], needed: list[str]) -> None:
             where=f"{path}:1",
             expected="each column the mapping reads once",
         )
+
+
+def _encoding_hint(
+    header: list[str], needed: list[str], decoded: Decoded, dialect: CsvDialect
+) -> str | None:
+    """When names with non-ASCII letters are missing from the header, the file may be read
+    in the wrong encoding: the codec in which the header has them, or a word to set one."""
+    if all(name.isascii() for name in [*header, *needed]):
+        return None
+    read = f"the file was read as {decoded.encoding} ({decoded.basis})"
+    first = _BREAK.search(decoded.text)
+    line = decoded.text[: first.start()] if first else decoded.text
+    try:
+        raw = line.encode(decoded.encoding)
+    except (UnicodeEncodeError, LookupError):
+        raw = b""
+
+    def names(text: str) -> list[str]:
+        return [h.strip() for h in _split_header(text, dialect)]
+
+    codec = reads_as(raw, needed, names) if raw.strip() else None
+    if codec is not None and codecs.lookup(codec).name != decoded.encoding:
+        return (
+            f"{read}, but its header has these names in {codec}: set [source] encoding = "
+            f'"{codec}" in the mapping'
+        )
+    return (
+        f"{read}; if the header's names look garbled, set [source] encoding in the mapping "
+        'to the file\'s encoding (e.g. encoding = "cp1252" or "mac_roman")'
+    )
+
+
+def _split_header(text: str, dialect: CsvDialect) -> list[str]:
+    reader = csv.reader(
+        [text],
+        delimiter=dialect.delimiter,
+        quotechar=dialect.quotechar,
+        escapechar=dialect.escapechar,
+        doublequote=dialect.doublequote,
+        skipinitialspace=dialect.skip_initial_space,
+    )
+    try:
+        return next(reader, [])
+    except csv.Error:
+        return []
 
 
 class _Splitter:

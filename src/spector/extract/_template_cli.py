@@ -74,9 +74,9 @@ def _template(name: str, loaded: TemplateSet) -> Template:
 
 
 def page_path(html: str, file: Path, url: str | None) -> tuple[str, str | None, str]:
-    """(URL path with query, host, how it was known) of a saved page: ``--url``, else the
-    URL the browser noted when saving ("saved from url="), else its canonical link, else
-    the file's name."""
+    """(URL path with query, the absolute URL when known, how it was known) of a saved
+    page: ``--url``, else the URL the browser noted when saving ("saved from url="), else
+    its canonical link, else the file's name."""
     for found, how in (
         (url, "--url"),
         (m[1] if (m := _SAVED_FROM.search(html[:4096])) else None, "saved from url"),
@@ -85,15 +85,22 @@ def page_path(html: str, file: Path, url: str | None) -> tuple[str, str | None, 
         if found:
             parts = urlsplit(found if "//" in found or found.startswith("/") else "/" + found)
             path = parts.path or "/"
-            return (f"{path}?{parts.query}" if parts.query else path), parts.hostname, how
+            absolute = found if parts.scheme and parts.netloc else None
+            return (f"{path}?{parts.query}" if parts.query else path), absolute, how
     return f"/{file.name}", None, "file name"
 
 
 def try_template(
-    template: Template, html: str, path: str, reference: datetime, seen_until: datetime
+    template: Template,
+    html: str,
+    path: str,
+    reference: datetime,
+    seen_until: datetime,
+    url: str | None = None,
 ) -> dict[str, Any]:
-    """What ``template`` makes of a page: the page kind and how it was recognised, every
-    field with its provenance, the items, the records, the errors (as JSON-able data)."""
+    """What ``template`` makes of a page at ``path`` (of ``url``, when its absolute URL is
+    known): the page kind and how it was recognised, every field with its provenance, the
+    items, the records, the errors (as JSON-able data)."""
     from spector.extract._pages import records_of
 
     out: dict[str, Any] = {
@@ -125,7 +132,9 @@ def try_template(
         f"{t.scope}.{t.name}: {t.note}" for t in result.trace if t.note and t.note != "not found"
     ]
     try:
-        records = records_of(result, template, "market", template.family, reference, seen_until)
+        records = records_of(
+            result, template, "market", template.family, reference, seen_until, url=url
+        )
     except PageError as exc:
         if exc.one_line() not in out["errors"]:
             out["errors"].append(exc.one_line())
@@ -172,9 +181,9 @@ def template_test(
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", where=page) from exc
     html = chosen.decode(raw, None)
-    path, _, how = page_path(html, page, url)
+    path, absolute, how = page_path(html, page, url)
     reference, until, basis = _observed(observed_at, page)
-    report = try_template(chosen, html, path, reference, until)
+    report = try_template(chosen, html, path, reference, until, absolute)
     report["page"] = {"file": str(page), "url_from": how, "time_from": basis}
     if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
@@ -251,7 +260,9 @@ def _field_line(t: FieldTrace) -> str:
     if t.value is None:
         return f"  {label:<22} -           ({t.note or 'not found'})"
     where = f"{t.selector or '(from the URL)'}"
-    if t.node:
+    if t.parts:  # a concatenation: every selector, and what each read
+        where = " + ".join(t.parts)
+    elif t.node:
         where += f"  {t.node} {('@' + t.attribute) if t.attribute else 'text'}"
     raw = f"  raw {t.raw!r}" if t.raw is not None and t.raw != t.value else ""
     return f"  {label:<22} {t.value!r}  <- {where}{raw}"

@@ -49,6 +49,7 @@ class FieldTrace:
     attribute: str | None  # the attribute read; None for the text
     raw: str | None  # the text or attribute before query, regex and stars
     note: str | None = None  # why there is no value (not found, regex did not match)
+    parts: tuple[str, ...] = ()  # a concatenation: what each of its selectors read
 
 
 @dataclass(frozen=True)
@@ -310,18 +311,40 @@ def _read_fields(
         if spec.required and not out.get(spec.name):
             errors.append(_missing(scope, spec, note))
         if traces is not None:
+            parts = _concat_parts(node, spec) if spec.concat else ()
             traces.append(
                 FieldTrace(
                     scope,
                     spec.name,
                     out.get(spec.name) if value is None else value,
-                    selector.text if selector else None,
+                    " + ".join(s.text for s in spec.selectors)
+                    if parts
+                    else (selector.text if selector else None),
                     _describe(target) if target is not None else None,
                     selector.attr if selector else None,
                     raw,
                     note,
+                    parts,
                 )
             )
+
+
+def _concat_parts(node: LexborNode, spec: _Field) -> tuple[str, ...]:
+    """What each selector of a concatenation read, in order, for `template test`:
+    "sel  <node> text 'value'", or "sel  not found"."""
+    parts = []
+    for selector in spec.selectors:  # each has a css: the schema refuses "" in a list
+        first = node.css_first(selector.css)
+        targets = node.css(selector.css) if spec.many else [first] if first is not None else []
+        if not targets:
+            parts.append(f"{selector.text}  not found")
+            continue
+        how = f"@{selector.attr}" if selector.attr else "text"
+        more = f" (and {len(targets) - 1} more)" if len(targets) > 1 else ""
+        text = _text(targets[0], selector)
+        shown = repr(text) if text is not None else f"no {how}"
+        parts.append(f"{selector.text}  {_describe(targets[0])}{more} {how} {shown}")
+    return tuple(parts)
 
 
 def _missing(scope: str, spec: _Field, note: str | None) -> str:

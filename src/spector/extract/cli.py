@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -18,7 +18,11 @@ from spector.cli.common import (
 )
 from spector.errors import InputError
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from spector.extract._csv import ImportReport
+    from spector.extract._run import ExtractReport
+
+__all__ = ["register", "summary_lines"]
 
 
 def scan(
@@ -128,7 +132,7 @@ def _import_dumps(
     as_json: bool,
     kind: Literal["csv", "jsonl"],
 ) -> None:
-    from spector.extract._csv import ImportReport, import_files, load_mapping
+    from spector.extract._csv import import_files, load_mapping
 
     unit = "rows" if kind == "csv" else "lines"
 
@@ -141,16 +145,25 @@ def _import_dumps(
             if report.sold_total or report.with_sales
             else ""
         )
+        again = report.feedback_seen - len(report.feedback)
         console.print(
             f"imported {report.imported:,} of {report.rows:,} {unit} from {report.file}: "
             f"{len(report.vendors):,} vendors, {len(report.listings):,} listings, "
-            f"{report.feedback:,} feedback{sold}; {report.encoding} "
+            f"{len(report.feedback):,} feedback"
+            + (f" ({again:,} seen again)" if again else "")
+            + f"{sold}; {report.encoding} "
             f"({report.encoding_basis}), observed {', '.join(sorted(report.observed)) or '-'} "
             f"({report.time_basis}); {report.errors:,} {unit} in `spector extract errors`",
             markup=False,
             highlight=False,
             soft_wrap=True,
         )
+        for line in _unresolved_lines(report):
+            console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+        if report.encoding_note:
+            console.print(
+                f"  encoding: {report.encoding_note}", markup=False, highlight=False, soft_wrap=True
+            )
 
     loaded = load_mapping(mapping)
     with open_workspace(workspace, write=True) as ws, console.status("importing"):
@@ -173,6 +186,30 @@ def _import_dumps(
             expected="rows the mapping can read",
             hint="see `spector extract errors`",
         )
+
+
+# What to add to the mapping so that values of a kind resolve.
+_REMEDY = {
+    "country": "add them to [listing] country_aliases",
+    "category": "add them to [listing] category_aliases",
+    "sold": "give [listing] sold a pattern with groups count and since",
+    "stock": "give [listing] stock a pattern",
+}
+
+
+def _unresolved_lines(report: ImportReport) -> list[str]:
+    """One line per kind of value stored as NULL because it did not resolve: how many,
+    the commonest examples, and what to add to the mapping."""
+    lines = []
+    for what, top in report.unresolved_examples().items():
+        shown = ", ".join(f"{v!r}" + (f" ×{n:,}" if n > 1 else "") for v, n in top)
+        remedy = _REMEDY.get(what)
+        lines.append(
+            f"unresolved {what} (stored as no value): {report.unresolved[what]:,}"
+            + (f", e.g. {shown}" if shown else "")
+            + (f"; {remedy}" if remedy else "")
+        )
+    return lines
 
 
 def import_rates_cmd(
@@ -240,11 +277,52 @@ def extract(
         console.print(f"template: {note}", markup=False, highlight=False, soft_wrap=True)
     for skipped in report.skipped_templates:
         console.print(f"skipped template: {skipped}", markup=False, highlight=False, soft_wrap=True)
-    console.print(
+    for line in summary_lines(report):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+_SHOWN_MARKETS = 5  # markets no template claims, named one per line
+
+
+def summary_lines(report: ExtractReport) -> list[str]:
+    """What `spector extract` says of a run: the counts, then the pages no template covers
+    that a person should know of: of markets no template claims (with what to do), and
+    imported pages their template has no page kind for (a few URL paths of each)."""
+    lines = [
         f"extracted {report.extracted:,} of {report.captures:,} new captures into "
-        f"{report.records:,} records; {report.skipped:,} pages no template covers; "
-        f"{report.errors} errors (`spector extract errors`)"
-    )
+        f"{_count(report.records, 'record')}; {_count(report.skipped, 'page')} no template "
+        f"covers; {_count(report.errors, 'error')} (`spector extract errors`)"
+    ]
+    unclaimed = sorted(report.unclaimed.items(), key=lambda m: (-m[1], m[0]))
+    for market, pages in unclaimed[:_SHOWN_MARKETS]:
+        lines.append(
+            f"  {_count(pages, 'page')} of {market}: no template claims the market "
+            "(none lists its host or matches its pages)"
+        )
+    if len(unclaimed) > _SHOWN_MARKETS:
+        rest = unclaimed[_SHOWN_MARKETS:]
+        lines.append(
+            f"  ... {_count(sum(n for _, n in rest), 'page')} of "
+            f"{_count(len(rest), 'more market')} no template claims"
+        )
+    if unclaimed:
+        lines.append(
+            "  `spector template list` shows the templates in effect; give one at import "
+            "(`spector import pages … --template NAME`), or write one (docs/templates.md)"
+        )
+    for name, found in sorted(report.uncovered.items()):
+        more = ", …" if found.count > len(found.examples) else ""
+        lines.append(
+            f"  {name} has no page kind for {_count(found.count, 'imported page')} (no page "
+            f"kind's url or detect matched): {', '.join(found.examples)}{more}; each is in "
+            f"`spector extract errors`, and `spector template test {name.partition('@')[0]} "
+            "PAGE --url URL` shows why"
+        )
+    return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 @extract_app.command("errors")
