@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from warcio.warcwriter import WARCWriter
 from spector.cli import main
 from spector.collect import read_stored
 from spector.collect._import import ImportOptions, import_pages
+from spector.collect._import_warc import WarcTruncated, read_warc
 from spector.store import Workspace
 
 HOST = "silkroadvb5piz3r.onion"  # a v2 onion, as markets of 2011-2015 had
@@ -428,3 +430,128 @@ def test_records_no_capture_knows_are_cut_before_the_next_import(tmp_path, works
     stored = {(r["warc_file"].removeprefix("warc/"), r["warc_offset"]) for r in rows}
     in_files = {(f.name, o) for f in files for o in _offsets(f)}
     assert in_files == stored  # every record is a capture's, and every capture's is there
+
+
+def _cut_points(size: int, starts: list[int]) -> list[int]:
+    """Every byte of the last record, a few on each side of every record start, and a
+    stride through the rest."""
+    points = set(range(starts[-1], size)) | set(range(1, size, 41))
+    for start in starts:
+        points |= set(range(max(1, start - 5), min(size, start + 12)))
+    return sorted(points)
+
+
+def _layouts(tmp_path: Path) -> dict[str, Path]:
+    out = {}
+    for name, write, gz in (
+        ("heritrix.warc.gz", heritrix_warc, True),
+        ("heritrix.warc", heritrix_warc, False),
+        ("browsertrix.warc", browsertrix_warc, False),
+        ("browsertrix.warc.gz", browsertrix_warc, True),
+    ):
+        write(tmp_path / name, gz=gz)
+        out[name] = tmp_path / name
+    return out
+
+
+def test_a_cut_anywhere_is_reported_at_the_record_it_lands_in(tmp_path):
+    """Per-record gzip and plain files cut at any byte (in a header block, a block, the
+    blank lines that close a record, a gzip header or trailer; in a page or in a record
+    that holds none): the records before the cut, then ``WarcTruncated`` naming the
+    record the cut lands in. A cut on a record boundary leaves a whole, shorter file."""
+    for name, path in _layouts(tmp_path).items():
+        data = path.read_bytes()
+        starts = _offsets(path)
+        complete = [item.offset for item in read_warc(path)]
+        cut = tmp_path / f"cut-{name}"
+        for n in _cut_points(len(data), starts):
+            cut.write_bytes(data[:n])
+            seen: list[int] = []
+            error = None
+            try:
+                seen.extend(item.offset for item in read_warc(cut))
+            except WarcTruncated as exc:
+                error = exc
+            if n in starts:
+                assert (seen, error) == ([o for o in complete if o < n], None), (name, n)
+                continue
+            record = max(o for o in starts if o < n)
+            assert error is not None, (name, n)
+            assert error.where == f"{cut}@{record}", (name, n)
+            assert seen == [o for o in complete if o < record], (name, n)
+
+
+def test_a_file_gzipped_whole_cut_anywhere_is_reported(tmp_path):
+    plain = tmp_path / "b.warc"
+    browsertrix_warc(plain)
+    data = gzip.compress(plain.read_bytes())
+    complete = [item.offset for item in read_warc(plain)]
+    cut = tmp_path / "cut.warc.gz"
+    for n in [*range(1, 30), *range(30, len(data), 23), *range(len(data) - 12, len(data))]:
+        cut.write_bytes(data[:n])
+        seen: list[int] = []
+        with pytest.raises(WarcTruncated):
+            seen.extend(item.offset for item in read_warc(cut))
+        assert seen == complete[: len(seen)], n  # whole records only, in order
+
+
+def _without_digests(data: bytes) -> bytes:
+    return re.sub(rb"WARC-(Block|Payload)-Digest: [^\r]*\r\n", b"", data)
+
+
+def test_what_warcio_only_prints_makes_a_bad_record(tmp_path, capsys):
+    """warcio prints a decoding error past a stream's first block (and stops the body
+    there), and a block longer than its Content-Length, to stderr and goes on: with no
+    digest to catch them, they are bad records here, and nothing reaches stderr."""
+    rows = "".join(
+        f"<tr><td>{i}</td><td>{hashlib.sha256(b'%d' % i).hexdigest()}</td></tr>"
+        for i in range(3000)
+    )
+    page = f"<html><body><table>{rows}</table></body></html>".encode()
+    packed = bytearray(gzip.compress(page))
+    assert len(packed) > 60_000  # past warcio's first 16 KiB block
+    packed[40_000:40_020] = bytes(20)
+    path = tmp_path / "p.warc"
+    with path.open("wb") as handle:
+        w = WARCWriter(handle, gzip=False)
+        head = [("Content-Type", "text/html"), ("Content-Encoding", "gzip")]
+        w.write_record(
+            _response(
+                w,
+                f"http://{HOST}/big",
+                bytes(packed),
+                _http("200 OK", *head),
+                "2014-01-01T00:00:00Z",
+            )
+        )
+        w.write_record(
+            _response(
+                w,
+                f"http://{HOST}/listing/1",
+                LISTING,
+                _http("200 OK", ("Content-Type", "text/html")),
+                "2014-01-01T00:00:01Z",
+            )
+        )
+        w.write_record(
+            _response(
+                w,
+                f"http://{HOST}/listing/2",
+                LISTING_2,
+                _http("200 OK", ("Content-Type", "text/html")),
+                "2014-01-01T00:00:02Z",
+            )
+        )
+    data = _without_digests(path.read_bytes())
+    at = data.index(LISTING) - 4  # the second page's block, 10 bytes longer than it says
+    length = data.rindex(b"Content-Length: ", 0, at)
+    end = data.index(b"\r\n", length)
+    declared = int(data[length + 16 : end])
+    path.write_bytes(data[: length + 16] + b"%d" % (declared - 10) + data[end:])
+    capsys.readouterr()
+    items = list(read_warc(path))
+    assert capsys.readouterr().err == ""
+    assert [type(i).__name__ for i in items] == ["BadRecord", "BadRecord", "ForeignRecord"]
+    assert items[0].why.startswith("the payload does not decode: Error -3")
+    assert items[1].why == "the block does not end where its Content-Length says"
+    assert items[2].body == LISTING_2

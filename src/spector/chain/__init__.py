@@ -5,8 +5,15 @@ reads Bitcoin Core's ``blk*.dat`` files; ``ingest`` puts blocks in chain order a
 publishes the blocks, txs, inputs, outputs and addresses tables.
 """
 
-from spector.chain._block import SCRIPT_TYPES, Block, Tx, TxIn, TxOut, parse_block
-from spector.chain._network import NETWORKS, Network, network
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the package re-exports, imported on first use (spector._lazy)
+    from spector.chain._block import SCRIPT_TYPES, Block, Tx, TxIn, TxOut, parse_block
+    from spector.chain._network import NETWORKS, Network, network
+else:
+    from spector._lazy import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "NETWORKS",

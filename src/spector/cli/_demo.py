@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from spector.cli.common import DemoContext, console, demo_steps
-from spector.store import CONFIG_NAME, Workspace
 from spector.store.cli import status_table
 
 __all__ = ["demo"]
@@ -35,6 +34,8 @@ def demo(
     ] = False,
 ) -> None:
     """Run every stage that exists on a generated training range and print a summary."""
+    from spector.store import CONFIG_NAME, Workspace
+
     root = workspace or Path(tempfile.mkdtemp(prefix="spector-demo-")) / "workspace"
     ws = (
         Workspace.open(root, write=True) if (root / CONFIG_NAME).is_file() else Workspace.init(root)

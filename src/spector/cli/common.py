@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from spector.store import Workspace, find_workspace
+if TYPE_CHECKING:  # imported where used: the `spector` command starts without duckdb
+    from spector.store import Workspace
 
 __all__ = [
     "DemoContext",
@@ -21,6 +22,7 @@ __all__ = [
     "demo_step",
     "demo_steps",
     "err_console",
+    "find_workspace",
     "open_workspace",
 ]
 
@@ -38,8 +40,17 @@ WorkspaceOpt = Annotated[
 ]
 
 
+def find_workspace(explicit: Path | None = None) -> Path:
+    """``spector.store.find_workspace``, imported when a command runs."""
+    from spector.store import find_workspace as find
+
+    return find(explicit)
+
+
 def open_workspace(path: Path | None, *, write: bool = False) -> Workspace:
     """Find and open the workspace for a command (``--workspace`` or the one we are in)."""
+    from spector.store import Workspace
+
     return Workspace.open(find_workspace(path), write=write)
 
 
@@ -64,6 +75,8 @@ class DemoContext:
 
     def reopen(self) -> None:
         """Open the workspace again after a step closed it (to let other processes write)."""
+        from spector.store import Workspace
+
         self.workspace.close()
         self.workspace = Workspace.open(self.workspace.root, write=True)
 

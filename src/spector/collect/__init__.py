@@ -1,15 +1,22 @@
 """Collection: a leak-proof, resumable crawler over Tor (SOCKS5h) that writes WARC evidence,
 and the import of saved pages, mirrors and other crawlers' WARCs as captures."""
 
-from spector.collect._capture_index import list_captures
-from spector.collect._crawler import Crawler, CrawlOptions
-from spector.collect._import import ImportOptions, ImportReport, import_pages, parse_observed_at
-from spector.collect._links import decode
-from spector.collect._profile import LoginFlow, SiteProfile, load_profile
-from spector.collect._run import resume_crawl, start_crawl, state_for
-from spector.collect._state import CrawlState
-from spector.collect._urls import Scope, canonical, signature
-from spector.collect._warc import StoredPage, read_stored
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the package re-exports, imported on first use (spector._lazy)
+    from spector.collect._capture_index import list_captures
+    from spector.collect._crawler import Crawler, CrawlOptions
+    from spector.collect._import import ImportOptions, ImportReport, import_pages, parse_observed_at
+    from spector.collect._links import decode
+    from spector.collect._profile import LoginFlow, SiteProfile, load_profile
+    from spector.collect._run import resume_crawl, start_crawl, state_for
+    from spector.collect._state import CrawlState
+    from spector.collect._urls import Scope, canonical, signature
+    from spector.collect._warc import StoredPage, read_stored
+else:
+    from spector._lazy import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "CrawlOptions",

@@ -8,18 +8,24 @@ bytes), and a ``BadRecord`` for a record that cannot be read (broken headers, a 
 that does not match, a payload that does not decode). After a bad record the reader finds
 the next record boundary and goes on. Payloads are decoded as warcio decodes them
 (chunked transfer encoding, gzip / deflate content encoding). A file that ends inside a
-record raises ``WarcTruncated`` after the records before it were yielded.
+record raises ``WarcTruncated`` (naming the record's offset) after the records before it
+were yielded: anywhere in the record, whatever its kind (a wget log record as well as a
+page), also in its gzip trailer or in the blank lines that close it, where warcio alone
+would take the end of the file for the end of the record. warcio's printed warnings
+(a decoding error it goes on after, a block longer than its Content-Length) make the
+record bad instead of reaching stderr.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
@@ -27,6 +33,15 @@ from warcio.bufferedreaders import BufferedReader, ChunkedDataException
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParserException
 
+from spector.collect._import_warc_ends import (
+    Inflated,
+    StreamCut,
+    cut_at,
+    end_state,
+    gzip_per_record,
+    next_record,
+    past_blank_lines,
+)
 from spector.collect._sniff import MAX_PAGE_BYTES, payload_kind
 from spector.errors import ParseError
 
@@ -104,117 +119,81 @@ def read_warc(path: Path) -> Iterator[Item]:
     A file gzip'd as a whole (``gzip x.warc``) rather than record by record is read as
     one stream; offsets are then into the decompressed stream."""
     with path.open("rb") as handle:
-        gz = handle.read(2) == b"\x1f\x8b"
+        head = handle.read(2)
+        if head == b"\x1f":  # the first byte of a gzip member, and then nothing
+            raise _truncated(path, 0, True)
+        gz = head == b"\x1f\x8b"
         handle.seek(0)
-        if gz and not _gzip_per_record(handle):
-            yield from _records(path, _Inflated(handle), gz=False, inflated=True)
+        if gz and not gzip_per_record(handle):
+            yield from _records(path, Inflated(handle), gz=False, inflated=True)
             return
         yield from _records(path, handle, gz=gz, inflated=False)
 
 
 def _records(
-    path: Path, handle: BinaryIO | _Inflated, *, gz: bool, inflated: bool
+    path: Path, handle: BinaryIO | Inflated, *, gz: bool, inflated: bool
 ) -> Iterator[Item]:
     start = 0
     while True:
         handle.seek(start)
         records = ArchiveIterator(handle, check_digests=True)
         last_end = start
+        iterator = iter(records)
         try:
-            for record in records:
+            while (record := _next(iterator)) is not None:
                 item = _item(record, records)
-                offset = records.get_record_offset()  # reads the record to its end
+                with _quiet() as noise:
+                    offset = records.get_record_offset()  # reads the record to its end
                 length = records.get_record_length()
+                if "not followed by newline" in noise.getvalue():  # warcio's warning
+                    item = BadRecord(offset, "the block does not end where its Content-Length says")
                 if getattr(record.raw_stream, "limit", 0) > 0:
                     raise _truncated(path, offset, gz or inflated)
+                state = "ends" if inflated else end_state(path, records, offset, length, gz)
+                if state == "cut":
+                    raise _truncated(path, offset, gz)
+                if state == "corrupt":
+                    raise _Bad("a gzip member that does not decompress (corrupt bytes)")
                 problems = record.digest_checker.problems
                 if record.digest_checker.passed is False and problems:
                     item = BadRecord(offset, "; ".join(problems))
                 last_end = offset + length
                 yield item
+            cut = None if inflated else cut_at(handle, last_end, gz)  # a record begun...
+            if cut is not None:
+                raise _truncated(path, cut, gz)
             return
-        except _StreamCut as exc:
+        except StreamCut as exc:
             raise _truncated(path, last_end, True) from exc
         except (*_READ_ERRORS, _Bad) as exc:
             why = _why(exc, gz)
         try:
-            nxt = _next_record(handle, last_end + 1, gz)
-            cut = nxt is None and _cut_short(handle, last_end, gz)
-        except _StreamCut as exc:
+            begun = last_end if gz else past_blank_lines(handle, last_end)
+            nxt = next_record(handle, begun + 1, gz)
+            cut = cut_at(handle, last_end, gz) if nxt is None else None
+        except StreamCut as exc:
             raise _truncated(path, last_end, True) from exc
-        if cut:
-            raise _truncated(path, last_end, gz)
-        yield BadRecord(last_end, why)
+        if cut is not None:
+            raise _truncated(path, cut, gz)
+        yield BadRecord(begun, why)
         if nxt is None:
             return
         start = nxt
 
 
-class _StreamCut(Exception):
-    """A file gzip'd as a whole ends before its gzip stream does."""
-
-
-class _Inflated:
-    """A file gzip'd as a whole, read as the stream it inflates to. Where the gzip
-    stream was cut, what inflated before the cut is read first; reading on is an error
-    (``_StreamCut``), never the quiet end of the file warcio would take an EOF for."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self.raw = raw
-        self._restart()
-
-    def _restart(self) -> None:
-        self.raw.seek(0)
-        self.decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self.pending = b""  # compressed bytes not yet inflated
-        self.buffer = b""
-        self.position = 0  # in the inflated stream, of the buffer's start
-        self.ended = False
-        self.cut = False
-        self.started = False  # the current gzip member has had input
-
-    def _fill(self, size: int) -> None:
-        while len(self.buffer) < size and not self.ended:
-            data = self.decomp.unconsumed_tail or self.pending or self.raw.read(1 << 16)
-            self.pending = b""
-            if not data:
-                self.ended, self.cut = True, self.started and not self.decomp.eof
-                break
-            self.started = True
-            try:
-                self.buffer += self.decomp.decompress(data, 1 << 20)
-            except zlib.error as exc:
-                raise _StreamCut(f"the gzip stream is corrupt: {exc}") from exc
-            if self.decomp.eof:  # another gzip member may follow (files joined with cat)
-                rest = self.decomp.unused_data
-                self.decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                self.pending, self.started = rest, False
-
-    def read(self, size: int = -1) -> bytes:
-        self._fill(size if size >= 0 else 1 << 62)
-        if not self.buffer and self.cut:
-            raise _StreamCut("the gzip stream ends early")
-        out = self.buffer if size < 0 else self.buffer[:size]
-        self.buffer = self.buffer[len(out) :]
-        self.position += len(out)
-        return out
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_END:
-            while not self.ended:
-                self.read(1 << 20)
-            self.position += len(self.buffer)
-            self.buffer = b""
-            return self.position
-        if offset < self.position:
-            self._restart()
-        while self.position < offset:
-            if not self.read(min(offset - self.position, 1 << 20)):
-                break
-        return self.position
+def _next(iterator: Iterator[Any]) -> Any:
+    """The next record warcio parses, or None at the end. warcio meets some broken
+    header blocks (a response without ``WARC-Target-URI``, as a cut leaves it) with
+    ``AttributeError`` / ``TypeError``: they are a record that cannot be read."""
+    try:
+        with _quiet():
+            return next(iterator)
+    except StopIteration:
+        return None
+    except (AttributeError, TypeError) as exc:
+        raise _Bad(
+            "a WARC header block that cannot be parsed (a required header is missing)"
+        ) from exc
 
 
 def _truncated(path: Path, offset: int, gz: bool) -> WarcTruncated:
@@ -224,34 +203,6 @@ def _truncated(path: Path, offset: int, gz: bool) -> WarcTruncated:
         offset=offset,
         expected="a complete WARC record" + (" and gzip stream" if gz else ""),
     )
-
-
-def _gzip_per_record(handle: BinaryIO) -> bool:
-    """Whether the first gzip member of a .warc.gz holds one record (as it should), not
-    the whole file: decompressed only as far as needed to tell."""
-    decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out = b""
-    need: int | None = None
-    while not decomp.eof:
-        data = decomp.unconsumed_tail or handle.read(1 << 16)
-        if not data:
-            break
-        try:
-            out += decomp.decompress(data, 1 << 16)
-        except zlib.error:
-            break
-        if need is None and b"\r\n\r\n" in out:
-            header = out[: out.index(b"\r\n\r\n")]
-            for line in header.split(b"\r\n"):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length" and value.strip().isdigit():
-                    need = len(header) + 4 + int(value.strip()) + 4
-        if need is not None and len(out) > need + 16:
-            return False
-        if need is None and len(out) > 1 << 20:
-            break
-    handle.seek(0)
-    return True
 
 
 def _why(exc: BaseException, gz: bool) -> str:
@@ -322,18 +273,28 @@ def _item(record: object, records: ArchiveIterator) -> Item:
     if encoding and encoding != "identity" and encoding not in _decoders():
         return BadRecord(offset, f"content encoding {encoding!r} cannot be decoded")
     try:
-        stream = rec.content_stream()  # type: ignore[attr-defined]
-        head = stream.read(4096)
-        kind = payload_kind(head, content_type, urlsplit(uri).path)
-        if kind != "page" and not (head == b"" and not 200 <= status < 300):
-            what = "media (never stored)" if kind == "media" else "not pages"
-            return Skipped(offset, what, uri, digest)
-        body = head + stream.read(MAX_PAGE_BYTES + 1 - len(head))
+        with _quiet() as noise:
+            stream = rec.content_stream()  # type: ignore[attr-defined]
+            head = stream.read(4096)
+            kind = payload_kind(head, content_type, urlsplit(uri).path)
+            if kind != "page" and not (head == b"" and not 200 <= status < 300):
+                what = "media (never stored)" if kind == "media" else "not pages"
+                return Skipped(offset, what, uri, digest)
+            body = head + stream.read(MAX_PAGE_BYTES + 1 - len(head))
     except (zlib.error, ChunkedDataException, ValueError) as exc:
         return BadRecord(offset, f"the payload does not decode: {exc}")
+    if noise.getvalue().strip():  # warcio printed a decoding error and cut the body there
+        why = _printable(noise.getvalue().strip().splitlines()[0])[:200]
+        return BadRecord(offset, f"the payload does not decode: {why}")
     if len(body) > MAX_PAGE_BYTES:
         return BadRecord(offset, f"a page larger than {MAX_PAGE_BYTES >> 20} MiB")
     return ForeignRecord(**common, body=body)
+
+
+def _quiet() -> contextlib.redirect_stderr[io.StringIO]:
+    """Catch what warcio prints: it writes a decompression error that is not in a
+    stream's first block to stderr and goes on as if the stream ended there."""
+    return contextlib.redirect_stderr(io.StringIO())
 
 
 def _decoders() -> frozenset[str]:
@@ -368,82 +329,3 @@ def _optional_date(text: str | None) -> datetime | None:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
-
-
-def _next_record(handle: BinaryIO | _Inflated, start: int, gz: bool) -> int | None:
-    """Where the next record after a broken one starts: the next gzip member that holds a
-    WARC header, or (uncompressed) the next line starting ``WARC/``."""
-    pattern = b"\x1f\x8b\x08" if gz else b"\nWARC/"
-    position = start
-    while True:
-        found = _find(handle, pattern, position)
-        if found is None:
-            return None
-        if not gz:
-            return found + 1
-        handle.seek(found)
-        if (_gunzip_prefix(handle.read(4096)) or b"").startswith(b"WARC/"):
-            return found
-        position = found + 1
-
-
-def _find(
-    handle: BinaryIO | _Inflated, pattern: bytes, start: int, block: int = 1 << 20
-) -> int | None:
-    position = start
-    while True:
-        handle.seek(position)
-        data = handle.read(block + len(pattern))
-        if len(data) < len(pattern):
-            return None
-        at = data.find(pattern)
-        if at >= 0:
-            return position + at
-        position += block
-
-
-def _gunzip_prefix(data: bytes) -> bytes | None:
-    try:
-        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, 16)
-    except zlib.error:
-        return None
-
-
-def _cut_short(handle: BinaryIO | _Inflated, start: int, gz: bool) -> bool:
-    """Whether the bytes from ``start`` to the end are the beginning of a record that was
-    cut off: a gzip member that never ends, or a WARC header whose Content-Length runs
-    past the end of the file."""
-    size = handle.seek(0, io.SEEK_END)
-    handle.seek(start)
-    rest = handle.read(min(size - start, 1 << 20))
-    if gz:
-        at = rest.find(b"\x1f\x8b\x08")
-        if at < 0:
-            return False
-        handle.seek(start + at)
-        decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            while chunk := handle.read(1 << 20):
-                decomp.decompress(chunk, 1 << 16)
-                while decomp.unconsumed_tail:
-                    decomp.decompress(decomp.unconsumed_tail, 1 << 16)
-                if decomp.eof:
-                    return False
-        except zlib.error:
-            return False
-        return not decomp.eof
-    text = rest.lstrip(b"\r\n")
-    if not text.startswith(b"WARC/"):
-        return False
-    header, sep, _ = text.partition(b"\r\n\r\n")
-    if not sep:
-        return True  # the file ends inside the header block
-    body_start = start + len(rest) - len(text) + len(header) + 4
-    for line in header.split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            try:
-                return body_start + int(value.strip()) > size
-            except ValueError:
-                return False
-    return False

@@ -13,9 +13,16 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from spector.cli.common import DemoContext, Groups, WorkspaceOpt, console, demo_step, open_workspace
+from spector.cli.common import (
+    DemoContext,
+    Groups,
+    WorkspaceOpt,
+    console,
+    demo_step,
+    find_workspace,
+    open_workspace,
+)
 from spector.errors import UsageError
-from spector.store import find_workspace
 
 __all__ = ["register"]
 

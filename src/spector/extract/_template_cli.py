@@ -17,16 +17,18 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
 
 from spector.cli.common import WorkspaceOpt, console
 from spector.errors import ConfigError, InputError, NotAWorkspace, PageError, UsageError
-from spector.extract._template_load import TemplateSet, load_template, load_templates
-from spector.extract._templates import FieldTrace, Template
-from spector.model import Record
+
+if TYPE_CHECKING:  # imported where used: the `spector` command starts without pydantic
+    from spector.extract._template_load import TemplateSet
+    from spector.extract._templates import FieldTrace, Template
+    from spector.model import Record
 
 __all__ = ["template_app", "try_template"]
 
@@ -46,6 +48,7 @@ _CANONICAL = re.compile(
 
 
 def _loaded(workspace: Path | None, dirs: list[Path] | None) -> TemplateSet:
+    from spector.extract._template_load import load_templates
     from spector.store import find_workspace
 
     try:
@@ -58,6 +61,8 @@ def _loaded(workspace: Path | None, dirs: list[Path] | None) -> TemplateSet:
 
 
 def _template(name: str, loaded: TemplateSet) -> Template:
+    from spector.extract._template_load import load_template
+
     path = Path(name)
     if name.endswith(".toml") or path.is_file():
         return load_template(path)
@@ -232,6 +237,8 @@ def _show(report: dict[str, Any]) -> None:
     by = "URL" if report["matched_by"] == "url" else "detect selector"
     line(f"kind     {kind} (recognised by its {by})" if kind else "kind     none")
     line(f"time     {' to '.join(report['reference'])} ({info['time_from']})")
+    from spector.extract._templates import FieldTrace
+
     traces = [FieldTrace(**t) for t in report["fields"]]
     page_fields = [t for t in traces if t.scope == "page"]
     line(_rule(f"Fields ({len(page_fields)})"))

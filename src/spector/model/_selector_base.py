@@ -61,14 +61,28 @@ _REGISTRY: dict[str, SelectorKind] = {}
 
 def register(kind: SelectorKind) -> SelectorKind:
     """Add ``kind`` to the registry under its name (once)."""
+    _builtin_kinds()
     if kind.name in _REGISTRY:
         raise ValueError(f"selector kind {kind.name!r} registered twice")
     _REGISTRY[kind.name] = kind
     return kind
 
 
+def _builtin_kinds() -> None:
+    """Import the modules that register the built-in kinds, once, before any kind is
+    looked up or added (the package imports its modules lazily)."""
+    if not _BUILTIN:
+        _BUILTIN.append(True)
+        import spector.model._contact_kinds
+        import spector.model._crypto_kinds  # noqa: F401
+
+
+_BUILTIN: list[bool] = []
+
+
 def selector_kind(name: str) -> SelectorKind:
     """The registered kind called ``name``; a UsageError lists the known names."""
+    _builtin_kinds()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -78,4 +92,5 @@ def selector_kind(name: str) -> SelectorKind:
 
 def all_selector_kinds() -> tuple[SelectorKind, ...]:
     """Every registered kind, sorted by name."""
+    _builtin_kinds()
     return tuple(_REGISTRY[n] for n in sorted(_REGISTRY))

@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from spector.cli.common import Groups, console
-from spector.model import all_selector_kinds, selector_kind
 
 __all__ = ["register"]
 
@@ -18,6 +17,8 @@ def kinds(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List the selector kinds Spector validates; historical kinds are marked as such."""
+    from spector.model import all_selector_kinds
+
     if as_json:
         for kind in all_selector_kinds():
             row = {"kind": kind.name, "label": kind.label, "historical": kind.historical}
@@ -39,6 +40,8 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Validate and normalise one selector value; exit 2 with the reason if invalid."""
+    from spector.model import selector_kind
+
     normalised = selector_kind(kind).normalise(value)
     if as_json:
         print(json.dumps({"kind": kind, "value": normalised, "valid": True}))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
 from spector.cli.common import Groups, WorkspaceOpt, console, open_workspace
-from spector.store import Workspace, export_parquet, import_parquet
+
+if TYPE_CHECKING:  # imported where used: the `spector` command starts without duckdb
+    from spector.store import Workspace
 
 __all__ = ["register", "status_table"]
 
@@ -28,6 +30,8 @@ def status_table(ws: Workspace) -> Table:
 
 def init(path: Annotated[Path, typer.Argument(help="Folder to make a workspace of.")]) -> None:
     """Create a workspace: spector.toml, store.duckdb, warc/, parquet/, reports/."""
+    from spector.store import Workspace
+
     with Workspace.init(path) as ws:
         console.print(f"initialised workspace {ws.root} (schema v{ws.store.schema_version})")
 
@@ -60,6 +64,8 @@ def export_parquet_cmd(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Export every table to Parquet, with a manifest of row counts and SHA-256."""
+    from spector.store import export_parquet
+
     with open_workspace(workspace) as ws:
         target = folder or ws.parquet_dir
         with Progress(console=console, transient=True) as progress:
@@ -73,6 +79,8 @@ def import_parquet_cmd(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Merge a Parquet export into the workspace (idempotent; all or nothing)."""
+    from spector.store import import_parquet
+
     with open_workspace(workspace, write=True) as ws:
         with Progress(console=console, transient=True) as progress:
             progress.add_task("importing tables", total=None)
