@@ -31,6 +31,14 @@ def _crawl(root: Path, profile: Path, proxy: str, answers: dict[str, str]) -> di
 
     samples: list[tuple[float, int, int]] = []
     stop = threading.Event()
+    # Sample only the run this call starts: until start_crawl has created it (after its
+    # proxy probe), the state's last run is the previous crawl, whose pages are all done.
+    before = state_for(root)
+    try:
+        last = before.last_run()
+    finally:
+        before.close()
+    previous = last["run_id"] if last else 0
 
     def watch() -> None:  # the stand-in human, and a sampler of the frontier
         state = state_for(root)
@@ -40,10 +48,13 @@ def _crawl(root: Path, profile: Path, proxy: str, answers: dict[str, str]) -> di
                     digest = hashlib.sha256(Path(c["image_path"]).read_bytes()).hexdigest()
                     state.solve_captcha(c["id"], answers[digest])
                 run = state.last_run()
+                if run is None or run["run_id"] <= previous:
+                    stop.wait(0.1)
+                    continue
                 row = state.db.execute(
                     "SELECT sum(status IN ('queued','active')), sum(status = 'done') FROM frontier "
                     "WHERE run_id = ?",
-                    (run["run_id"] if run else 0,),
+                    (run["run_id"],),
                 ).fetchone()
                 samples.append((time.monotonic(), int(row[0] or 0), int(row[1] or 0)))
                 stop.wait(0.1)
