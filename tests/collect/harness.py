@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import threading
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -103,18 +104,7 @@ class OnionSites:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        async def stop() -> None:
-            self.server.close()
-            if self.proxy is not None:
-                await self.proxy.close_all()
-            await self.server.wait_closed()
-            await self.runner.cleanup()
-            await settle()
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
+        stop_served(self, timeout=10)
 
     @property
     def proxy_url(self) -> str:
@@ -124,3 +114,21 @@ class OnionSites:
 def site_app(handler):
     """A site is just its request handler (the harness dispatches on the Host header)."""
     return handler
+
+
+def stop_served(sites: Any, *, timeout: float) -> None:
+    """Stop what ``sites`` serves on its own loop thread (its SOCKS proxy, if any, then its
+    web server), end every connection task, and close the loop."""
+
+    async def stop() -> None:
+        sites.server.close()
+        if sites.proxy is not None:
+            await sites.proxy.close_all()
+        await sites.server.wait_closed()
+        await sites.runner.cleanup()
+        await settle()
+
+    asyncio.run_coroutine_threadsafe(stop(), sites.loop).result(timeout)
+    sites.loop.call_soon_threadsafe(sites.loop.stop)
+    sites.thread.join(5)
+    sites.loop.close()

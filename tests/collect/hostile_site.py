@@ -28,10 +28,11 @@ from urllib.parse import urlsplit
 
 import tomli_w
 from aiohttp import web
+from tests.collect.harness import stop_served
 from warcio.archiveiterator import ArchiveIterator
 
 from spector.collect import CrawlOptions, start_crawl
-from spector.sim._range import settle
+from spector.sim._socks import _pipe
 from spector.store import Workspace
 
 __all__ = [
@@ -200,18 +201,6 @@ class _Counted:
         return data
 
 
-async def _pipe(reader: asyncio.StreamReader | _Counted, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, asyncio.CancelledError):
-        pass
-    finally:
-        if not writer.is_closing():
-            writer.close()
-
-
 async def read_request(reader: asyncio.StreamReader) -> tuple[str, str]:
     """(method, path) of the HTTP request a raw site receives (its head is consumed)."""
     head = await reader.readuntil(b"\r\n\r\n")
@@ -281,18 +270,7 @@ class HostileSites:
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
 
     def __exit__(self, *exc: object) -> None:
-        async def stop() -> None:
-            self.server.close()
-            if self.proxy is not None:
-                await self.proxy.close_all()
-            await self.server.wait_closed()
-            await self.runner.cleanup()
-            await settle()
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(15)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
+        stop_served(self, timeout=15)
 
     @property
     def log(self) -> list[SocksRequest]:
