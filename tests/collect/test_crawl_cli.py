@@ -43,6 +43,18 @@ def _wait_for_captcha(capsys, ws_root, limit=60.0):
     raise AssertionError("no CAPTCHA was queued")
 
 
+def _wait_for_pages(capsys, ws_root, pages, limit=60.0):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        capsys.readouterr()
+        assert main(["crawl", "status", "--json", "-w", str(ws_root)]) == 0
+        sites = json.loads(capsys.readouterr().out)["sites"]
+        if sites and sites[0]["pages"] >= pages:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the crawl did not reach {pages} pages")
+
+
 def test_captcha_is_solved_from_another_process(tiny, ws_root, capsys):
     out, truth = tiny
     market = next(m for m in truth["markets"] if m["family"] == "walletless")
@@ -73,13 +85,15 @@ def test_captcha_is_solved_from_another_process(tiny, ws_root, capsys):
 def test_stop_then_resume(tiny, ws_root, capsys):
     out, truth = tiny
     market = next(m for m in truth["markets"] if m["family"] == "escrow")
-    with RangeServer(out, ServeOptions(day=truth["day"], latency=0.3)) as server:
+    with RangeServer(out, ServeOptions(day=truth["day"], latency=1.0)) as server:
         crawl = _start(out / market["profile"], server.proxy_url, ws_root)
         try:
             (waiting,) = _wait_for_captcha(capsys, ws_root)
             answer = _answer(truth, waiting)
             main(["captcha", "solve", waiting["id"], answer, "-w", str(ws_root)])
-            time.sleep(0.5)
+            # stop once the first page after the login is in: with a 1 s round trip per
+            # request most of the site is still to come (a fixed wait raced the crawl)
+            _wait_for_pages(capsys, ws_root, 1)
             assert main(["crawl", "stop", "-w", str(ws_root)]) == 0
             stdout, stderr = crawl.communicate(timeout=60)
         finally:

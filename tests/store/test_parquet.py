@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -134,3 +135,22 @@ def test_prices_survive_exactly(tmp_path):
         assert b.store.con.execute("SELECT price FROM listings").fetchall() == [
             (Decimal("0.00012345"),)
         ]
+
+
+def test_keyless_tables_round_trip_once(tmp_path):
+    """Tables without a key (tags, traces, analyst decisions) merge by whole rows: an
+    import adds what the store lacks, and importing the same export again adds nothing."""
+    from spector.chain._tags_import import import_packs
+
+    tags = Path(__file__).resolve().parents[2].parent / "shared/data/tags/hydra.yaml"
+    with Workspace.init(tmp_path / "a") as a:
+        import_packs(a, [tags])
+        export_parquet(a.store, tmp_path / "x")
+    with Workspace.init(tmp_path / "b") as b:
+        first = import_parquet(b.store, tmp_path / "x")
+        again = import_parquet(b.store, tmp_path / "x")
+        assert (first["chain_tags"].inserted, first["chain_tags"].updated) == (117, 0)
+        assert (again["chain_tags"].inserted, again["chain_tags"].updated) == (0, 117)
+        assert b.store.con.execute("SELECT count(*) FROM chain_tags").fetchone() == (117,)
+    assert "chain_clusters" in NOT_EXPORTED
+    assert "cluster_decisions" not in NOT_EXPORTED

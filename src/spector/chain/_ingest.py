@@ -519,6 +519,9 @@ def rollback(store: ChainStore, hashes: list[str]) -> None:
 
     _replace(store, replacements, f"rollback-{time.monotonic_ns() % 10**9:09d}",
              drop_index=hashes, also=unspend)  # fmt: skip
+    from spector.chain._cluster import on_rollback  # the clusters forget the stale blocks
+
+    on_rollback(store, heights)
 
 
 _BACKFILL_INPUTS = """

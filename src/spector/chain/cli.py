@@ -23,7 +23,7 @@ from spector.errors import InputError, UsageError
 
 __all__ = ["register"]
 
-chain_app = typer.Typer(help="The Bitcoin chain: ingest blocks, look up blocks, txs and addresses.",
+chain_app = typer.Typer(help="The Bitcoin chain: ingest, look up, cluster, tag and trace.",
                         no_args_is_help=True)  # fmt: skip
 
 
@@ -278,4 +278,8 @@ def _demo_chain(ctx: DemoContext) -> str:
 
 
 def register(root: typer.Typer, groups: Groups) -> None:
+    from spector.chain import _cli_cluster, _cli_demo, _cli_tags, _cli_trace
+
+    for part in (_cli_cluster, _cli_tags, _cli_trace, _cli_demo):
+        part.register(chain_app)
     root.add_typer(chain_app, name="chain")

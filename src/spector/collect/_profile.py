@@ -360,7 +360,7 @@ def _shown(value: object) -> str:
 def _parse(path: Path, text: str) -> dict[str, Any]:
     if path.suffix in (".yaml", ".yml"):
         try:
-            import yaml  # type: ignore[import-untyped]
+            import yaml
         except ImportError as exc:
             raise ConfigError(
                 "YAML profiles need PyYAML: pip install 'spector[interop]'", where=path

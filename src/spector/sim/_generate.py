@@ -4,7 +4,10 @@ Layout of OUT/::
 
     truth.json              counts, markets (onion hosts, crawlable pages), CAPTCHA answers
     world/*.parquet         actors, markets, accounts, listings, sales, feedback, forum, rates
-    chain/blocks/blk*.dat   the payment trail in Bitcoin block format (+ chain truth tables)
+    chain/blocks/blk*.dat   the payment trail in Bitcoin block format (+ chain truth tables:
+                            addresses, sale_paths, transactions .parquet)
+    chain/tags/*.yaml       public attribution data: GraphSense TagPacks of a few addresses
+                            of the exchanges, the mixer and the markets (not the truth)
     seized/<market>/*.csv   one market's database as investigators get it after a seizure
     profiles/<market>.toml  a ready site profile for the crawler, with the login
 

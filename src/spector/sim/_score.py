@@ -2,7 +2,9 @@
 
 The scorer reads only the workspace's published tables and the range's truth files.
 Each stage adds its metrics here under its own key (see the issue's contract):
-``extraction.*``, ``chain.*``, later ``linking.*``, ``clustering.*``, ``revenue.*``.
+``extraction.*``, ``chain.*``, ``clustering.*`` and ``tracing.*`` (the chain's clusters
+and traces against its ownership truth: ``spector.sim._score_chain`` and
+``_score_chain_trace``), later ``linking.*``, ``revenue.*``.
 
 ``extraction`` scores listings, vendor accounts, feedback and forum posts field by field
 (``spector.sim._score_extract``) against what a crawl can see on the range's last day
@@ -43,7 +45,50 @@ def score(out: Path, ws: Workspace) -> dict[str, Any]:
     }
     result["extraction"] = _extraction(out, ws.store, truth)
     result["chain"] = _chain(out, ws)
+    result["clustering"], result["tracing"] = _follow(out, ws)
     return result
+
+
+def _follow(out: Path, ws: Workspace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Clusters and traces against the chain's ownership truth (``spector.sim._score_chain``
+    and ``_score_chain_trace`` define each figure); None figures with a ``scope`` saying
+    what is missing when the range has no chain or the workspace has not clustered it."""
+    from spector.sim._score_chain import clustering_score, table_columns
+    from spector.sim._score_chain_trace import tracing_score
+
+    keys = ("false_merge_rate", "recall", "coinjoin_precision", "coinjoin_recall")
+    none = dict.fromkeys(keys)
+    if not (out / "chain" / "addresses.parquet").is_file():
+        why = "the range has no chain"
+        return {**none, "scope": why}, {"traced_share": None, "by_policy": {}, "scope": why}
+    from spector.chain._query import ensure_views
+
+    ensure_views(ws)
+    con = ws.store.con
+    if (
+        not table_columns(con, "txs")
+        or not con.execute("SELECT count(*) FROM txs").fetchall()[0][0]
+    ):
+        why = "no chain in the workspace (run `spector chain ingest`)"
+        return {**none, "scope": why}, {"traced_share": None, "by_policy": {}, "scope": why}
+    clustered = (
+        table_columns(con, "chain_clusters")
+        and con.execute("SELECT count(*) FROM chain_clusters").fetchall()[0][0]
+    )
+    if not clustered:
+        clustering = {**none, "scope": "no clusters in the workspace (run `spector chain cluster`)"}
+    else:
+        clustering = clustering_score(con, out / "chain")
+    tagged = (
+        table_columns(con, "chain_tags")
+        and con.execute("SELECT count(*) FROM chain_tags").fetchall()[0][0]
+    )
+    if not tagged:
+        why = "no tags in the workspace (run `spector chain tags import`)"
+        tracing: dict[str, Any] = {"traced_share": None, "by_policy": {}, "scope": why}
+    else:
+        tracing = tracing_score(ws, out)
+    return clustering, tracing
 
 
 def _chain(out: Path, ws: Workspace) -> dict[str, Any]:

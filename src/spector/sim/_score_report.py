@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["figure_line", "score_lines", "stage_line"]
+__all__ = ["clustering_lines", "figure_line", "score_lines", "stage_line", "tracing_lines"]
 
 
 def _fmt(value: float | None) -> str:
@@ -50,7 +50,7 @@ def _below(part: dict[str, Any], label: str) -> list[str]:
 
 def score_lines(result: dict[str, Any], *, families: bool = True) -> list[str]:
     """The extraction score with its scope: overall, per kind, per family, the seized
-    server, and every field below 1.0; then the chain's figures."""
+    server, and every field below 1.0; then the chain's figures, its clusters and traces."""
     ex = result.get("extraction") or {}
     lines = [stage_line(result)]
     if ex:
@@ -78,4 +78,63 @@ def score_lines(result: dict[str, Any], *, families: bool = True) -> list[str]:
     if chain.get("recall") is not None:
         rest = ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(chain.items()) if k != "transactions")
         lines.append(f"chain: {rest} of {chain['transactions']:,} transactions")
+    lines += clustering_lines(result.get("clustering") or {})
+    lines += tracing_lines(result.get("tracing") or {})
+    return lines
+
+
+def clustering_lines(cl: dict[str, Any]) -> list[str]:
+    """``clustering``: false merges and recall with their scope, the CoinJoin detector,
+    each change heuristic; one line saying what is missing when nothing was scored."""
+    if cl.get("recall") is None and "counts" not in cl:
+        return [f"clustering: not scored — {cl['scope']}"] if cl.get("scope") else []
+    c = cl["counts"]
+    through = cl.get("through", {})
+    cj, mx = through.get("coinjoin", {}), through.get("mixer", {})
+    kinds = ", ".join(
+        f"{kind} {_fmt(part['recall'])}" for kind, part in cl["recall_by_owner_kind"].items()
+    )
+    impure = cl.get("impure_clusters", {"clusters": 0, "addresses": 0})
+    cc = cl["coinjoin_counts"]
+    chips = cl["chips"]
+    lines = [
+        f"clustering: false merges {_fmt(cl['false_merge_rate'])} "
+        f"({c['false_merges']:,}/{c['merges']:,} merges join two owners; through coinjoins "
+        f"{cj.get('false_merges', 0):,}/{cj.get('merges', 0):,}, through the mixer "
+        f"{mx.get('false_merges', 0):,}/{mx.get('merges', 0):,}; {impure['clusters']:,} "
+        f"clusters hold two owners), recall {_fmt(cl['recall'])} (addresses in their owner's "
+        f"largest cluster; {kinds}) — {cl['scope']}",
+        f"  coinjoin detector: precision {_fmt(cl['coinjoin_precision'])} "
+        f"({cc['true']:,}/{cc['detected']:,}), recall {_fmt(cl['coinjoin_recall'])} "
+        f"({cc['true']:,}/{cc['truth']:,}); chips precision {_fmt(chips['precision'])} "
+        f"({chips['true']:,}/{chips['detected']:,}), recall {_fmt(chips['recall'])} "
+        f"({chips['true']:,}/{chips['truth']:,}) — {chips['scope']}",
+    ]
+    for name, h in cl.get("change", {}).items():
+        lines.append(
+            f"  change heuristic {name} (alone, over these clusters): +{h['merges_added']:,} "
+            f"merges, {h['false_merges']:,} false ({_fmt(h['false_merge_rate'])}); "
+            f"{h['judged']:,} change outputs judged, precision {_fmt(h['precision'])}"
+        )
+    return lines
+
+
+def tracing_lines(tr: dict[str, Any]) -> list[str]:
+    """``tracing``: the vendor-weighted share under haircut with its scope, then per policy
+    and cash-out method; one line saying what is missing when nothing was scored."""
+    if not tr.get("by_policy"):
+        return [f"tracing: not scored — {tr['scope']}"] if tr.get("scope") else []
+    lines = [
+        f"tracing: traced share {_fmt(tr['traced_share'])} (haircut, vendor-weighted; "
+        f"amount-weighted {_fmt(tr.get('amount_weighted'))}) — {tr['scope']}"
+    ]
+    for policy, part in tr["by_policy"].items():
+        methods = ", ".join(
+            f"{m} {_fmt(v)} ({part['vendors_by_method'][m]})" for m, v in part["by_method"].items()
+        )
+        errors = f"; {part['trace_errors']} traces failed" if part.get("trace_errors") else ""
+        lines.append(
+            f"  {policy}: {_fmt(part['traced_share'])} (amount-weighted "
+            f"{_fmt(part['amount_weighted'])}); by method (vendors): {methods}{errors}"
+        )
     return lines

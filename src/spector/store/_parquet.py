@@ -39,8 +39,15 @@ def sql_string(text: str | Path) -> str:
 
 # The chain's rows are Parquet files already (the workspace's chain/ folder); these
 # tables list those files and blocks (with paths that mean nothing elsewhere) and the
-# unspent outputs derived from them.
-NOT_EXPORTED = frozenset({"chain_index", "chain_files", "chain_utxo"})
+# unspent outputs derived from them; the clusters are derived from the chain too (and
+# rebuilt by `spector chain cluster`), all but the analyst's decisions.
+NOT_EXPORTED = frozenset(
+    {
+        "chain_index", "chain_files", "chain_utxo", "chain_clusters", "chain_pseudo_addresses",
+        "cluster_addresses", "cluster_merges", "cluster_held", "cluster_skipped",
+        "cluster_blocks", "cluster_state",
+    }
+)  # fmt: skip
 
 
 def export_parquet(store: Store, folder: Path) -> dict[str, int]:

@@ -123,6 +123,8 @@ class Store:
     def merge_table(self, table: str, staging: str) -> UpsertCounts:
         """Merge the rows of relation ``staging`` (same columns, by name) into ``table``."""
         key = self.primary_key(table)
+        if not key:
+            return self._merge_keyless(table, staging)
         join = " AND ".join(f's."{k}" = t."{k}"' for k in key)
         row = self.con.execute(
             f'SELECT count(*) FROM {staging} s JOIN "{table}" t ON {join}'
@@ -132,6 +134,20 @@ class Store:
         total = int(total_row[0]) if total_row else 0
         self.con.execute(_merge_sql(table, self.columns(table), key, staging))
         return UpsertCounts(total - existing, existing)
+
+    def _merge_keyless(self, table: str, staging: str) -> UpsertCounts:
+        """A table without a key (tags, traces, decisions): add the rows it lacks,
+        equal rows counting as already held."""
+        listed = ", ".join(f'"{n}"' for n, _ in self.columns(table))
+        fresh = f'SELECT {listed} FROM {staging} EXCEPT SELECT {listed} FROM "{table}"'
+        total_row = self.con.execute(
+            f"SELECT count(*) FROM (SELECT DISTINCT * FROM {staging})"
+        ).fetchone()
+        new_row = self.con.execute(f"SELECT count(*) FROM ({fresh})").fetchone()
+        total = int(total_row[0]) if total_row else 0
+        added = int(new_row[0]) if new_row else 0
+        self.con.execute(f'INSERT INTO "{table}" ({listed}) {fresh}')
+        return UpsertCounts(added, total - added)
 
     def transaction(self) -> _Transaction:
         return _Transaction(self.con)

@@ -30,7 +30,11 @@ def test_two_builds_are_byte_identical(
     assert sorted(one) == [
         "addresses.parquet",
         "blocks/blk00000.dat",
+        "mixer_payouts.parquet",
         "sale_paths.parquet",
+        "tags/exchanges.yaml",
+        "tags/markets.yaml",
+        "tags/mixer.yaml",
         "transactions.parquet",
     ]
     assert one == two
@@ -68,9 +72,16 @@ def test_blk_files_rotate_at_the_limit(
     whole = built.truth.blk_files[0].read_bytes()
     assert b"".join(path.read_bytes() for path in truth.blk_files) == whole
     assert [b.hash for b in reader(truth.blk_files)] == [b.hash for b in built.blocks]
-    for name in ("addresses.parquet", "sale_paths.parquet", "transactions.parquet"):
+    names = ("addresses", "sale_paths", "transactions", "mixer_payouts")
+    for name in (f"{n}.parquet" for n in names):
         assert (tmp_path / name).read_bytes() == (built.out_dir / name).read_bytes()
+    for path in built.truth.tag_files:
+        assert (tmp_path / "tags" / path.name).read_bytes() == path.read_bytes()
 
+    (tmp_path / "tags" / "stale.yaml").write_text("title: old\n")
     again = build_chain(make_scenario(), tmp_path)  # a rebuild leaves no stale files behind
     assert [p.name for p in again.blk_files] == ["blk00000.dat"]
     assert sorted(p.name for p in (tmp_path / "blocks").iterdir()) == ["blk00000.dat"]
+    assert sorted(p.name for p in (tmp_path / "tags").iterdir()) == sorted(
+        p.name for p in again.tag_files
+    )

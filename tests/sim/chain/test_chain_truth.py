@@ -25,6 +25,7 @@ KINDS = {
     "mixer_split",
     "mixer_out",
     "coinjoin",
+    "sweep",
     "background",
 }
 CHIP_VALUES = {100_000 << n for n in range(13)}
@@ -127,6 +128,11 @@ def test_trails_end_at_an_exchange_or_stuck(
     unspent_addresses = {
         decode_spk(txs[txid].outputs[vout][1]) for txid, vout in built.ledger.unspent()
     }
+    kinds = {row["txid"]: row["kind"] for row in built.tables["transactions"]}
+    swept = {  # deposit address -> kinds of the transactions that spent it
+        decode_spk(txs[txid].outputs[vout][1]): kinds[spender]
+        for (txid, vout), spender in built.ledger.spent_by.items()
+    }
     closing = {m.market_id: m.close_day for m in built.inp.markets}
     ends = Counter()
     for sale in built.inp.sales:
@@ -134,7 +140,10 @@ def test_trails_end_at_an_exchange_or_stuck(
         owner = owners[last["address"]]
         status = last["note"].split(":", 1)[0]
         ends[status] += 1
-        assert last["address"] in unspent_addresses
+        if status == "landed":  # the exchange swept the deposit into its hot wallet
+            assert swept.get(last["address"]) == "sweep", last
+        else:
+            assert last["address"] in unspent_addresses
         assert not any(
             r["note"].startswith(("landed:", "stuck:")) for r in trails[sale.sale_id][:-1]
         )
@@ -269,3 +278,38 @@ def test_merges_and_splits_are_explained(trails: dict[str, list[dict[str, Any]]]
     assert any("peeled off" in n and "still on the chain" in n for n in notes)
     assert any("no on-chain link" in n for n in notes)
     assert any("equal outputs" in n and "proportionally" in n for n in notes)
+
+
+def test_mixer_payouts_list_every_mixer_out_and_the_trail_follows_the_largest(
+    built: Built,
+    txs: dict[str, Tx],
+    kinds: dict[str, str],
+    owners: dict[str, dict[str, Any]],
+    trails: dict[str, list[dict[str, Any]]],
+    decode_spk: Callable[[bytes], str | None],
+) -> None:
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(built.truth.mixer_payouts_path).to_pylist()
+    assert sorted(r["txid"] for r in rows) == sorted(
+        t for t, k in kinds.items() if k == "mixer_out"
+    )
+    per_deposit: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        ((value, spk),) = txs[row["txid"]].outputs
+        assert (value, decode_spk(spk)) == (row["value_sat"], row["address"])
+        owner = owners[row["address"]]
+        assert (owner["owner_kind"], owner["owner_id"]) == ("exchange", row["exchange"])
+        assert owners[row["deposit_address"]]["role"] == "deposit"
+        per_deposit[row["deposit_address"]].append(row)
+    account = {s.sale_id: s.account_id for s in built.inp.sales}
+    followed = 0
+    for sale_id, trail in trails.items():
+        if kinds[trail[-1]["txid"]] != "mixer_out":
+            continue
+        deposit = trail[-2]["address"]
+        paid = per_deposit[deposit]
+        assert {r["account_id"] for r in paid} == {account[sale_id]}
+        assert trail[-1]["txid"] == max(paid, key=lambda r: r["value_sat"])["txid"]
+        followed += 1
+    assert followed

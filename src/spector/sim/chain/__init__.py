@@ -18,10 +18,16 @@ other wallets directly, not a subsidy.
 
 Transaction kinds in ``transactions.parquet``: coinbase, funding (exchange withdrawals to
 buyers), deposit, payout, cashout, peel, mixer_in, mixer_split (the mixer turning a
-deposit into chips for its pool), mixer_out, coinjoin, background. The last hop of each
-sale in ``sale_paths.parquet`` has a note starting ``landed:`` (an exchange deposit
-address), ``stuck:`` (the escrow of a market whose wallet stopped) or ``pending:``
-(still unspent when the range ends, e.g. too little to cash out).
+deposit into chips for its pool), mixer_out, coinjoin, sweep (an exchange consolidating
+the day's deposits into its hot wallet), background. The last hop of each sale in
+``sale_paths.parquet`` has a note starting ``landed:`` (an exchange deposit address; the
+exchange's sweep spends it later, and is not on the trail), ``stuck:`` (the escrow of a
+market whose wallet stopped) or ``pending:`` (still unspent when the range ends, e.g.
+too little to cash out).
+
+``tags/*.yaml`` are GraphSense TagPacks of a few addresses of each service (exchanges'
+hot wallets, some mixer deposits, markets' hot wallets): public attribution data, not
+the whole truth (see ``_tags``).
 """
 
 from spector.sim.chain._build import build_chain

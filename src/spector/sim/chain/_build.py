@@ -8,10 +8,12 @@ from spector.errors import InputError
 from spector.sim.chain._background import background_traffic
 from spector.sim.chain._blocks import MAX_TX_WEIGHT_PER_BLOCK, BlockWriter, PendingTx, subsidy
 from spector.sim.chain._cashout import mixer_payouts, vendor_cashouts
+from spector.sim.chain._exchange import exchange_sweeps
 from spector.sim.chain._flows import fund_buyers, market_payouts, pay_deposits
 from spector.sim.chain._input import ChainInput, check_input
 from spector.sim.chain._keys import P2PKH, P2WPKH
 from spector.sim.chain._sim import BLOCKS_PER_DAY, EPOCH, MATURITY, Sim
+from spector.sim.chain._tags import write_tagpacks
 from spector.sim.chain._truth import ChainTruth, TxRow, write_truth
 
 __all__ = ["build_chain"]
@@ -27,8 +29,11 @@ def build_chain(inp: ChainInput, out_dir: Path, *, blk_max_bytes: int = 128 << 2
 
     Writes ``out_dir/blocks/blk00000.dat`` (and further files of at most
     ``blk_max_bytes`` each, unless a single block is larger), ``addresses.parquet``,
-    ``sale_paths.parquet`` and ``transactions.parquet``. Existing ``blk*.dat`` files in
-    ``out_dir/blocks`` are replaced. The same input always gives byte-identical files.
+    ``sale_paths.parquet``, ``transactions.parquet``, ``mixer_payouts.parquet`` and the
+    range's TagPacks
+    ``out_dir/tags/*.yaml`` (see ``_tags``). Existing ``blk*.dat`` files in
+    ``out_dir/blocks`` and ``*.yaml`` in ``out_dir/tags`` are replaced. The same input
+    always gives byte-identical files.
     """
     check_input(inp)
     if blk_max_bytes < 1:
@@ -49,14 +54,16 @@ def build_chain(inp: ChainInput, out_dir: Path, *, blk_max_bytes: int = 128 << 2
             market_payouts(sim, day)
             vendor_cashouts(sim, day)
             mixer_payouts(sim, day)
+            exchange_sweeps(sim)
             background_traffic(sim)
             _mine_day(sim, writer, day, rows)
     finally:
         writer.close()
     _close_trails(sim)
-    addr_path, path_path, tx_path = write_truth(
-        Path(out_dir), sim.ledger.addresses, sim.ledger.paths, rows
+    addr_path, path_path, tx_path, mix_path = write_truth(
+        Path(out_dir), sim.ledger.addresses, sim.ledger.paths, rows, sim.mix_paid
     )
+    tag_files = write_tagpacks(sim, Path(out_dir) / "tags")
     return ChainTruth(
         blocks=writer.height,
         transactions=len(rows),
@@ -66,6 +73,8 @@ def build_chain(inp: ChainInput, out_dir: Path, *, blk_max_bytes: int = 128 << 2
         addresses_path=addr_path,
         sale_paths_path=path_path,
         transactions_path=tx_path,
+        mixer_payouts_path=mix_path,
+        tag_files=tag_files,
     )
 
 

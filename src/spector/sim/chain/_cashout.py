@@ -211,6 +211,16 @@ def mixer_payouts(sim: Sim, day: int) -> None:
             fee = tx_vsize([P2WPKH] * len(group), [len(dest.spk)]) * ledger.tx_rate()
             value = sum(coin.value for coin in group) - fee
             txid, _ = ledger.emit("mixer_out", group, [(dest, value)])
+            sim.mix_paid.append(
+                (
+                    payout.vendor.spec.account_id,
+                    payout.deposit_address,
+                    txid[::-1].hex(),
+                    dest.address,
+                    name,
+                    value,
+                )
+            )
             if best is None or value > best[0]:
                 best = (value, txid, dest.address, name)
         if best is None:

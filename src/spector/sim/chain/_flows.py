@@ -1,7 +1,8 @@
 """The money of each sale up to the vendor: exchange withdrawal, deposit, market payout.
 
 Per sale, the buyer withdraws from an exchange to a fresh address (exchanges batch the
-day's withdrawals), then pays the sale amount to a fresh escrow deposit address of the
+day's withdrawals, spending a coin of their reused hot-wallet address and returning the
+change to it), then pays the sale amount to a fresh escrow deposit address of the
 market, or on a walletless market straight to the vendor's pay-to address. Markets with
 a wallet release escrow after 1-3 days and pay vendors in batches every few days, keeping
 a commission in their hot wallet; once a market's wallet stops, nothing more leaves it.
@@ -58,8 +59,9 @@ def fund_buyers(sim: Sim, sales: list[ChainSale]) -> Funding:
                 "funding",
                 sim.exchange_hot[name],
                 outs,
-                partial(sim.exchange_hot_key, name),
+                partial(sim.exchange_main_key, name),
                 sim.exchange_type[name],
+                must=sim.take_main_coin(name),
             )
             note = (
                 f"withdrawal from {name} to a fresh buyer address "

@@ -2,7 +2,9 @@
 
 Every spend goes through ``Ledger.emit``, which removes the inputs from the UTXO set
 (a missing input is a bug: it would be a double spend), insists on a positive fee and
-no dust outputs, serializes the transaction and files its outputs as new coins.
+no dust outputs, serializes the transaction and files its outputs as new coins; coins
+paid to an exchange's customer deposit address are also filed in ``Ledger.deposits``
+under the exchange, for its next sweep.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class Ledger:
         self.pending: list[tuple[int, PendingTx]] = []
         self.paths: dict[str, list[list[str]]] = {}
         self.landed: set[str] = set()
+        # exchange name -> coins paid to its customer deposit addresses, not yet swept
+        self.deposits: dict[str, list[Coin]] = {}
         self._counters: dict[str, int] = {}
 
     # -- addresses -------------------------------------------------------------------
@@ -132,6 +136,9 @@ class Ledger:
             coin = Coin(txid + pack("<I", index), value, key, day, slot)
             self.utxos[coin.outpoint] = coin
             coins.append(coin)
+            owner = self.addresses.get(key.address)
+            if owner is not None and owner[0] == "exchange" and owner[3] == "deposit":
+                self.deposits.setdefault(owner[1], []).append(coin)
         return txid, coins
 
     def pay(

@@ -98,6 +98,9 @@ class Sim:
             name: (P2WPKH, P2SH, P2PKH)[i % 3] for i, name in enumerate(inp.exchanges)
         }
         self.exchange_hot: dict[str, list[Coin]] = {name: [] for name in inp.exchanges}
+        # the hot-wallet address each exchange reuses: its sweeps and withdrawal change pay
+        # it and each of its transactions spends a coin of it (see _exchange)
+        self.exchange_main: dict[str, Key] = {}
         self.sales = sorted(inp.sales, key=lambda s: (s.day, s.sale_id))
         self.sales_by_day: dict[int, list[ChainSale]] = defaultdict(list)
         self.sale_by_id = {sale.sale_id: sale for sale in self.sales}
@@ -143,6 +146,8 @@ class Sim:
                 )
         self.chips: dict[int, deque[Coin]] = {n: deque() for n in range(CHIP_MAX_EXP + 1)}
         self.mix_due: dict[int, list[MixPayout]] = defaultdict(list)
+        # what the mixer paid whom: account, deposit address, txid, paid address, exchange, sat
+        self.mix_paid: list[tuple[str, str, str, str, str, int]] = []
         self.cj_wallets: list[list[Coin]] = [[] for _ in range(_COINJOIN_PARTICIPANTS)]
         self.bg_types = [(P2PKH, P2SH, P2WPKH, P2TR)[i % 4] for i in range(_BACKGROUND_WALLETS)]
         self.bg_wallets: list[list[Coin]] = [[] for _ in range(_BACKGROUND_WALLETS)]
@@ -154,6 +159,25 @@ class Sim:
         return self.ledger.new_key(
             f"exchange:{name}:hot", self.exchange_type[name], "exchange", name, "hot_wallet"
         )
+
+    def exchange_main_key(self, name: str) -> Key:
+        """Exchange ``name``'s reused hot-wallet address (its first hot key)."""
+        key = self.exchange_main.get(name)
+        if key is None:
+            key = self.exchange_main[name] = self.exchange_hot_key(name)
+        return key
+
+    def take_main_coin(self, name: str) -> list[Coin]:
+        """Remove the oldest coin at exchange ``name``'s reused address from its hot wallet.
+
+        Returns it in a list, or an empty list if the address holds nothing now.
+        """
+        main = self.exchange_main_key(name).address
+        wallet = self.exchange_hot[name]
+        for index, coin in enumerate(wallet):
+            if coin.key.address == main:
+                return [wallet.pop(index)]
+        return []
 
     def exchange_deposit_key(self, name: str) -> Key:
         """A fresh customer deposit address at exchange ``name``."""
@@ -202,7 +226,8 @@ class Sim:
         out: list[tuple[Key, int, list[Coin] | deque[Coin]]] = []
         for name in self.inp.exchanges:
             share = need[name] // _EXCHANGE_COINS + 1
-            for _ in range(_EXCHANGE_COINS):
+            out.append((self.exchange_main_key(name), share, self.exchange_hot[name]))
+            for _ in range(_EXCHANGE_COINS - 1):
                 out.append((self.exchange_hot_key(name), share, self.exchange_hot[name]))
         per_market = dict.fromkeys(self.markets, 0)
         for sale in self.sales:

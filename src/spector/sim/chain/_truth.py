@@ -1,7 +1,10 @@
 """Ground truth: who owns each address, where each sale's money went, what each tx is.
 
-Three Parquet files with a fixed schema and row order, and nothing that depends on when
-they were written, so the same input gives byte-identical files.
+Parquet files with a fixed schema and row order, and nothing that depends on when they
+were written, so the same input gives byte-identical files: ``addresses``,
+``sale_paths``, ``transactions``, and ``mixer_payouts`` (every ``mixer_out`` transaction:
+the vendor account it paid, the mixer deposit it answers, the exchange deposit address
+paid and the amount; a sale's trail follows only the largest of them).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from spector.sim.chain._ledger import AddressRow
 
 __all__ = [
     "ADDRESSES_SCHEMA",
+    "MIXER_PAYOUTS_SCHEMA",
     "SALE_PATHS_SCHEMA",
     "TRANSACTIONS_SCHEMA",
     "ChainTruth",
@@ -51,13 +55,27 @@ TRANSACTIONS_SCHEMA = pa.schema(
     ]
 )
 
+MIXER_PAYOUTS_SCHEMA = pa.schema(
+    [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("deposit_address", pa.string(), nullable=False),
+        pa.field("txid", pa.string(), nullable=False),
+        pa.field("address", pa.string(), nullable=False),
+        pa.field("exchange", pa.string(), nullable=False),
+        pa.field("value_sat", pa.int64(), nullable=False),
+    ]
+)
+
 # txid (display hex), block height, day (-1 before the range), kind, fee
 TxRow = tuple[str, int, int, str, int]
 
 
 @dataclass(frozen=True)
 class ChainTruth:
-    """What ``build_chain`` wrote: counts, the tip, and the paths of every file."""
+    """What ``build_chain`` wrote: counts, the tip, and the paths of every file.
+
+    ``tag_files`` are the range's TagPacks (``tags/*.yaml``).
+    """
 
     blocks: int
     transactions: int
@@ -67,6 +85,8 @@ class ChainTruth:
     addresses_path: Path
     sale_paths_path: Path
     transactions_path: Path
+    mixer_payouts_path: Path
+    tag_files: tuple[Path, ...] = ()
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -78,8 +98,10 @@ def write_truth(
     addresses: dict[str, AddressRow],
     paths: dict[str, list[list[str]]],
     tx_rows: list[TxRow],
-) -> tuple[Path, Path, Path]:
-    """Write addresses, sale_paths and transactions Parquet files; return their paths."""
+    mix_paid: list[tuple[str, str, str, str, str, int]],
+) -> tuple[Path, Path, Path, Path]:
+    """Write the addresses, sale_paths, transactions and mixer_payouts Parquet files;
+    return their paths in that order."""
     addr_path = out_dir / "addresses.parquet"
     cols: list[list[str | None]] = [[], [], [], [], []]
     for address, (owner_kind, owner_id, actor_id, role) in addresses.items():
@@ -108,4 +130,8 @@ def write_truth(
     tx_path = out_dir / "transactions.parquet"
     tx_cols = [list(col) for col in zip(*tx_rows, strict=True)]
     _write(pa.Table.from_arrays(tx_cols, schema=TRANSACTIONS_SCHEMA), tx_path)
-    return addr_path, path_path, tx_path
+
+    mix_path = out_dir / "mixer_payouts.parquet"
+    mix_cols = [list(col) for col in zip(*mix_paid, strict=True)] or [[] for _ in range(6)]
+    _write(pa.Table.from_arrays(mix_cols, schema=MIXER_PAYOUTS_SCHEMA), mix_path)
+    return addr_path, path_path, tx_path, mix_path
