@@ -312,7 +312,7 @@ def test_a_range_market_mirrored_by_wget_extracts_field_exact(range_mirror, tmp_
                     [Listing(market_id=mid, listing_ref=x["ref"]).id],
                 ).fetchone()
                 vendor = VendorAccount(market_id=mid, handle=accounts[x["account_id"]]["handle"])
-                assert row == (x["title"], x["category"], x["price"], "USD", vendor.id)
+                assert row == (x["title"], x["category"], x["shown_price"], "USD", vendor.id)
     assert tables["warc"] == tables["folder"]  # the same records, feedback times included
     assert tables["warc"]["feedback"]
 

@@ -163,6 +163,6 @@ def test_crawled_pages_no_page_kind_is_for_are_only_counted(tmp_path):
         report = extract_captures(ws)
         assert (report.captures, report.skipped) == (2, 2)
         assert {n: (u.count, u.examples) for n, u in report.uncovered.items()} == {
-            "escrow@3": (1, ["/members"])
+            "escrow@5": (1, ["/members"])
         }
         assert ws.store.con.execute(count).fetchone() == (1,)

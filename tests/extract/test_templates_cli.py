@@ -160,7 +160,7 @@ def test_template_test_shows_fields_records_and_errors(ws, shared_data, capsys, 
     assert (vendor["value"], vendor["note"]) == (None, "not found")
     # a URL no page kind matches, for a template without detect: and why
     assert main(["template", "test", "escrow", page, "--url", "/somewhere/else"]) == 2
-    assert "no page kind of escrow@3 matches" in capsys.readouterr().out
+    assert "no page kind of escrow@5 matches" in capsys.readouterr().out
     # a template that does not load, or a page that does not exist: exit 2, one error line
     broken = tmp_path / "broken.toml"
     broken.write_text(BAD, encoding="utf-8")

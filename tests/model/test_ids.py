@@ -66,3 +66,18 @@ def test_post_ids_follow_the_forum_thread_and_post():
     assert post.id == Post(market_id=market, thread_ref="T1", post_ref="P9", author="x").id
     assert post.id != Post(market_id=market, thread_ref="T2", post_ref="P9").id
     assert post.id != Post(market_id=Market(name="Other").id, thread_ref="T1", post_ref="P9").id
+
+
+def test_a_feedbacks_item_is_not_part_of_its_id():
+    """The listing page shows no item, the vendor's page does: one feedback, one id; and
+    the id of a feedback without an item is what it was before ``item`` existed."""
+    from spector.model import Feedback
+
+    with_ref = Feedback(market_id="market-1", feedback_ref="F1")
+    assert Feedback(market_id="market-1", feedback_ref="F1", item="Blotter H 25шт").id == (
+        with_ref.id
+    )
+    plain = Feedback(market_id="market-1", vendor_id="v", rating=5.0, text="ok", buyer="b***r")
+    named = Feedback(market_id="market-1", vendor_id="v", rating=5.0, text="ok", buyer="b***r",
+                     item="Blotter H 25шт")  # fmt: skip
+    assert named.id == plain.id == "feedback-35482181dacb646c00dc8273d272d322c9763cea"

@@ -157,8 +157,13 @@ def perfect_store(out: Path, ws: Workspace, truth: dict) -> None:
             )
         )
     listings = {x["listing_id"]: x for x in read("listings")}
+    sold: dict[str, int] = {}  # listing -> its sales by the day ("N sold since", escrow)
+    for s in sales:
+        if s["day"] <= day:
+            sold[s["listing_id"]] = sold.get(s["listing_id"], 0) + 1
     for x in listings.values():
         seller = accounts[x["account_id"]]
+        counter = markets[x["market_id"]]["family"] == "escrow"
         records.append(
             Listing(
                 market_id=ids[x["market_id"]],
@@ -166,13 +171,15 @@ def perfect_store(out: Path, ws: Workspace, truth: dict) -> None:
                 vendor_id=VendorAccount(market_id=ids[x["market_id"]], handle=seller["handle"]).id,
                 title=x["title"],
                 category=x["category"],
-                price=x["price"],
+                price=x["shown_price"],  # a holding listing's placeholder, as shown
                 currency=markets[x["market_id"]]["currency"],
-                price_usd=x["price_usd"],
+                price_usd=x["shown_price_usd"],
                 quantity=x["quantity"],
                 unit=x["unit"],
                 ships_from=x["ships_from"],
                 ships_to=tuple(x["ships_to"]),
+                sold_count=sold.get(x["listing_id"], 0) if counter else None,
+                sold_since=at(x["start_day"]) if counter else None,
             )
         )
     for f in feedback:
@@ -191,6 +198,7 @@ def perfect_store(out: Path, ws: Workspace, truth: dict) -> None:
                 buyer=f["buyer_mask"],
                 left_after=when - timedelta(minutes=1),
                 left_before=when + timedelta(minutes=1),
+                item=listings[f["listing_id"]]["title"],
             )
         )
     threads = {t["thread_id"]: t for t in read("forum_threads")}

@@ -49,6 +49,8 @@ def test_truth_has_the_contracted_keys(tiny_range):
         "addresses",
         "transactions",
         "blocks",
+        "impostors",
+        "holding_listings",
     ):
         assert truth["counts"][key] > 0, key
     assert {m["family"] for m in truth["markets"]} == {

@@ -202,6 +202,8 @@ def _cases(p: Pick, merged: bool):
         ("ships-to blanked", _set("listings", "ships_to = []"), [p.listing("escrow")], _field("listing", "escrow", "ships_to")),
         ("ships-from changed", _set("listings", "ships_from = 'ZZ'"), [p.listing("bots")], _field("listing", "bots", "ships_from")),
         ("category changed", _set("listings", "category = 'drugs'"), [p.listing("bots")], _field("listing", "bots", "category")),
+        ("sold counter changed", _set("listings", "sold_count = sold_count + 1"), [p.listing("escrow")], _field("listing", "escrow", "sold_count")),
+        ("sold-since moved", _set("listings", "sold_since = sold_since - INTERVAL 1 DAY"), [p.listing("escrow", 2)], _field("listing", "escrow", "sold_since")),
         ("vendor changed", _set("listings", f"vendor_id = {nobody}"), [p.listing("escrow", 1)], _field("listing", "escrow", "vendor") | also("listing", "vendor")),
         # vendor accounts
         ("rating changed", _set("vendor_accounts", "rating = rating + 0.5"), [rated], _field("vendor_account", "walletless", "rating")),
@@ -220,6 +222,7 @@ def _cases(p: Pick, merged: bool):
         ("time left open", _set("feedback", "left_before = NULL"), p.fb("escrow"), _field("feedback", "escrow", "time")),
         ("feedback's vendor changed", _set("feedback", f"vendor_id = {nobody}"), p.fb("walletless"), _field("feedback", "walletless", "vendor")),
         ("feedback's listing lost", _set("feedback", "listing_id = NULL"), p.fb("escrow", live_listing=True), _field("feedback", "escrow", "listing")),
+        ("feedback's item renamed", _set("feedback", "item = item || ' x'"), p.fb("hydra"), _field("feedback", "hydra", "item")),
         # posts
         ("post text changed", _set("posts", "text = text || '!'"), [p.post()], _field("post", "forum", "text")),
         ("author changed", _set("posts", "author = 'someone'"), [p.post()], _field("post", "forum", "author")),
@@ -267,7 +270,7 @@ def test_every_corruption_lowers_what_it_touches_and_nothing_else(store, tiny_ra
             assert moved == touched, what
             assert all(after[k] < base[k] for k in moved), what
             checked += 1
-        assert checked == 43
+        assert checked == 46
         assert dict(_figures(score(out, ws)["extraction"])) == base  # all rolled back
 
 

@@ -119,6 +119,15 @@ def test_unversioned_records_keep_no_statements(workspace):
     ]
 
 
+def test_a_feedbacks_item_is_stored_and_kept_when_a_later_sighting_lacks_it(workspace):
+    """The vendor's page names the item, the listing page does not: one row, with it."""
+    named = Feedback(market_id=ALPHA.id, feedback_ref="F1", rating=5.0, item="Blotter H 25шт")
+    plain = Feedback(market_id=ALPHA.id, feedback_ref="F1", rating=5.0)
+    workspace.store.upsert([named], source="a", seen_at=T0)
+    workspace.store.upsert([plain], source="a", seen_at=T0 + timedelta(days=1))
+    assert _rows(workspace, "SELECT id, item FROM feedback") == [(named.id, "Blotter H 25шт")]
+
+
 def test_a_failed_write_stores_nothing(workspace, monkeypatch):
     vendor = VendorAccount(market_id=ALPHA.id, handle="bob")
     original = workspace.store._observe

@@ -46,14 +46,18 @@ def build_app() -> typer.Typer:
         selectors=typer.Typer(help="Selector kinds and values.", no_args_is_help=True),
     )
     from spector.chain import cli as chain_cli
+    from spector.cli import _demo_resolve  # noqa: F401  (registers [H]'s demo step)
     from spector.cli._demo import demo
     from spector.collect import cli as collect_cli
+    from spector.economics import cli as econ_cli
     from spector.extract import cli as extract_cli
     from spector.model import cli as model_cli
+    from spector.resolve import cli as resolve_cli
     from spector.sim import cli as sim_cli
     from spector.store import cli as store_cli
 
-    for stage in (store_cli, model_cli, sim_cli, collect_cli, extract_cli, chain_cli):
+    stages = (store_cli, model_cli, sim_cli, collect_cli, extract_cli, chain_cli, econ_cli)
+    for stage in (*stages, resolve_cli):
         stage.register(app, groups)
     app.command()(demo)
     app.add_typer(groups.import_, name="import")

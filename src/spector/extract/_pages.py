@@ -402,6 +402,7 @@ def _feedback(
             buyer=item.get("buyer"),
             left_after=after,
             left_before=before,
+            item=item.get("item") or None,
         )
         # Identical feedback without an id (two "5/5 thanks" by one masked buyer) are told
         # apart by their order on the page, never by their relative time.

@@ -64,7 +64,7 @@ PAGE_FIELDS: dict[str, frozenset[str]] = {
     "forum_thread": frozenset({"thread_ref", "thread_title", "board", "page"}),
 }
 ITEM_FIELDS: dict[str, frozenset[str]] = {
-    "feedback": frozenset({"ref", "rating", "text", "buyer", "when", "listing"}),
+    "feedback": frozenset({"ref", "rating", "text", "buyer", "when", "listing", "item"}),
     "listings": frozenset({*_LISTING, "link"}),
     "posts": frozenset({"ref", "author", "when", "text", "media"}),
 }

@@ -135,6 +135,9 @@ class Listing(Record):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Feedback(Record):
     """A buyer's feedback. The date is an interval when the page showed "5 days ago".
+    ``item`` is the title of the item bought as the feedback row shows it (a vendor's
+    "All feedback" page names it even when its listing is gone): what prices the sale
+    when the listing was never seen. It is not part of the id.
 
     Its id is the market's own feedback id when the market shows one. Otherwise it is
     what stays the same each time the feedback is seen again (vendor, listing, buyer,
@@ -154,6 +157,7 @@ class Feedback(Record):
     left_after: datetime | None = None
     left_before: datetime | None = None
     nth: int = 1
+    item: str | None = None  # the item's title as the feedback row shows it
 
     def key(self) -> tuple[object, ...]:
         if self.feedback_ref:

@@ -3,7 +3,12 @@
 Layout of OUT/::
 
     truth.json              counts, markets (onion hosts, crawlable pages), CAPTCHA answers
-    world/*.parquet         actors, markets, accounts, listings, sales, feedback, forum, rates
+    world/*.parquet         actors, markets, accounts, listings, sales, feedback, forum, rates;
+                            accounts.impostor_of (the actor an impostor copies, else null),
+                            listings.holding / holding_day (a placeholder price shown from
+                            that day) and shown_price / shown_price_usd (what the pages
+                            show on the range's last day; price / price_usd stay the real
+                            price its sales were made at)
     chain/blocks/blk*.dat   the payment trail in Bitcoin block format (+ chain truth tables:
                             addresses, sale_paths, transactions .parquet)
     chain/tags/*.yaml       public attribution data: GraphSense TagPacks of a few addresses
@@ -135,6 +140,8 @@ def generate(seed: int, scale: str, out: Path, *, chain: bool = True) -> dict[st
             "feedback": len(world.feedback),
             "forum_members": len(world.members),
             "forum_posts": len(world.posts),
+            "impostors": sum(1 for a in world.accounts if a.impostor_of),
+            "holding_listings": sum(1 for x in world.listings if x.holding),
             **chain_counts,
         },
         "markets": markets,
@@ -170,6 +177,13 @@ def _table(rows: Sequence[Any]) -> pa.Table:
     return pa.table(arrays)
 
 
+def _typed(table: pa.Table, name: str, kind: pa.DataType) -> pa.Table:
+    """``table`` with column ``name`` of type ``kind`` (a column of nulls only would be
+    written with the null type)."""
+    index = table.column_names.index(name)
+    return table.set_column(index, name, table.column(name).cast(kind))
+
+
 def _write_parquet(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd", write_statistics=False)
 
@@ -182,8 +196,17 @@ def _write_world(world: World, folder: Path, pgp: Callable[[SimAccount], PgpKey 
     keys = [pgp(a) for a in world.accounts]
     fingerprints = [k.fingerprint if k else None for k in keys]
     accounts = accounts.append_column("pgp_fingerprint", pa.array(fingerprints, type=pa.string()))
+    accounts = _typed(accounts, "impostor_of", pa.string())
     _write_parquet(accounts, folder / "accounts.parquet")
-    _write_parquet(_table(world.listings), folder / "listings.parquet")
+    listings = _typed(
+        _typed(_table(world.listings), "holding", pa.bool_()), "holding_day", pa.int64()
+    )
+    currency = {m.market_id: m.currency for m in world.markets}
+    shown = [x.shown(world.days - 1, currency[x.market_id]) for x in world.listings]
+    for i, name in enumerate(("shown_price", "shown_price_usd")):
+        column = pa.array([s[i] for s in shown], type=pa.decimal128(24, 8))
+        listings = listings.append_column(name, column)
+    _write_parquet(listings, folder / "listings.parquet")
     _write_parquet(_table(world.sales), folder / "sales.parquet")
     _write_parquet(_table(world.feedback), folder / "feedback.parquet")
     _write_parquet(_table(world.members), folder / "forum_members.parquet")
@@ -275,6 +298,7 @@ def _write_seized(
     user_ids.update({b: f"u{5000 + i}" for i, b in enumerate(buyers)})
     listings = [x for x in world.listings if x.market_id == market.market_id]
     refs = {x.listing_id: x.ref for x in listings}
+    last = world.days - 1  # the export's day: a holding listing's price is its placeholder
 
     def write(name: str, header: list[str], rows: Sequence[Sequence[object]]) -> int:
         with (out / name).open("w", newline="", encoding="utf-8") as handle:
@@ -303,7 +327,14 @@ def _write_seized(
             "listings.csv",
             ["listing_id", "vendor_user_id", "title", "category", "price_usd", "created_day"],
             [
-                [x.ref, user_ids[x.account_id], x.title, x.category, str(x.price_usd), x.start_day]
+                [
+                    x.ref,
+                    user_ids[x.account_id],
+                    x.title,
+                    x.category,
+                    str(x.shown(last, market.currency)[1]),
+                    x.start_day,
+                ]
                 for x in listings
             ],
         ),

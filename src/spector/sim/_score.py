@@ -4,7 +4,11 @@ The scorer reads only the workspace's published tables and the range's truth fil
 Each stage adds its metrics here under its own key (see the issue's contract):
 ``extraction.*``, ``chain.*``, ``clustering.*`` and ``tracing.*`` (the chain's clusters
 and traces against its ownership truth: ``spector.sim._score_chain`` and
-``_score_chain_trace``), later ``linking.*``, ``revenue.*``.
+``_score_chain_trace``), ``linking.*`` (the workspace's actors, pairwise against the
+range's persons, impostors their own: ``spector.sim._score_link``) and ``revenue.*`` (the
+economics estimate per market and vendor against the sales a crawl could know of:
+``spector.sim._score_revenue``); a stage the workspace has not run gives None figures and
+a ``scope`` saying so.
 
 ``extraction`` scores listings, vendor accounts, feedback and forum posts field by field
 (``spector.sim._score_extract``) against what a crawl can see on the range's last day
@@ -23,6 +27,8 @@ import pyarrow.parquet as pq
 
 from spector.sim._range import read_truth
 from spector.sim._score_extract import KindRows, Tally, figures, read_rows, tally_kind
+from spector.sim._score_link import linking_score
+from spector.sim._score_revenue import revenue_score
 from spector.sim._score_seized import SEIZED_KINDS, seized_truth
 from spector.sim._score_truth import KINDS, KindTruth, crawl_truth, describe, noun
 from spector.store import Store, Workspace
@@ -46,6 +52,8 @@ def score(out: Path, ws: Workspace) -> dict[str, Any]:
     result["extraction"] = _extraction(out, ws.store, truth)
     result["chain"] = _chain(out, ws)
     result["clustering"], result["tracing"] = _follow(out, ws)
+    result["linking"] = linking_score(out, ws)
+    result["revenue"] = revenue_score(out, ws)
     return result
 
 

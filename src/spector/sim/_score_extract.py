@@ -90,7 +90,7 @@ COLUMNS: dict[str, tuple[str, tuple[str, ...], dict[str, str | tuple[str, ...]]]
         ("listing_ref",),
         {
             **{f: f for f in ("title", "price", "currency", "price_usd", "quantity", "unit")},
-            **{f: f for f in ("ships_from", "ships_to", "category")},
+            **{f: f for f in ("ships_from", "ships_to", "category", "sold_count", "sold_since")},
             "vendor": "vendor_id",
         },
     ),
@@ -115,7 +115,7 @@ COLUMNS: dict[str, tuple[str, tuple[str, ...], dict[str, str | tuple[str, ...]]]
         "feedback",
         ("feedback_ref",),
         {
-            **{f: f for f in ("rating", "text", "buyer")},
+            **{f: f for f in ("rating", "text", "buyer", "item")},
             "time": ("left_after", "left_before"),
             "vendor": "vendor_id",
             "listing": "listing_id",

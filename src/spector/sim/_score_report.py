@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["clustering_lines", "figure_line", "score_lines", "stage_line", "tracing_lines"]
+__all__ = [
+    "clustering_lines",
+    "figure_line",
+    "linking_lines",
+    "revenue_lines",
+    "score_lines",
+    "stage_line",
+    "tracing_lines",
+]
 
 
 def _fmt(value: float | None) -> str:
@@ -80,6 +88,54 @@ def score_lines(result: dict[str, Any], *, families: bool = True) -> list[str]:
         lines.append(f"chain: {rest} of {chain['transactions']:,} transactions")
     lines += clustering_lines(result.get("clustering") or {})
     lines += tracing_lines(result.get("tracing") or {})
+    lines += linking_lines(result.get("linking") or {})
+    lines += revenue_lines(result.get("revenue") or {})
+    return lines
+
+
+def linking_lines(lk: dict[str, Any]) -> list[str]:
+    """``linking``: pairwise precision, recall and F1 with the pairs behind them, and the
+    impostors merged; one line saying what is missing when nothing was scored."""
+    if lk.get("f1") is None and "pairs" not in lk:
+        return [f"linking: not scored — {lk['scope']}"] if lk.get("scope") else []
+    p = lk["pairs"]
+    return [
+        f"linking: precision {_fmt(lk['precision'])} ({p['true']:,}/{p['predicted']:,} pairs), "
+        f"recall {_fmt(lk['recall'])} ({p['true']:,}/{p['truth']:,}), f1 {_fmt(lk['f1'])}; "
+        f"impostors merged {lk['impostors_merged']:,} of {lk['impostors_in_workspace']:,} "
+        f"held ({lk['impostors']:,} in the range) — {lk['scope']}"
+    ]
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.1%}"
+
+
+def revenue_lines(rv: dict[str, Any]) -> list[str]:
+    """``revenue``: the largest error over markets (each at its own feedback rate) and the
+    vendors' rank correlation, the uniform and calibrated rates' errors, the oracle and
+    the shill share; then per market the estimate against the truth."""
+    if not rv.get("by_market"):
+        return [f"revenue: not scored — {rv['scope']}"] if rv.get("scope") else []
+    uni, cal, shill = rv["uniform"], rv["calibrated"], rv["shill"]
+    lines = [
+        f"revenue: max |error| over markets {_fmt(rv['max_abs_rel_error'])} (each at its own "
+        f"feedback rate), vendor Spearman {_fmt(rv['spearman'])}; at one rate "
+        f"{_fmt(uni['feedback_rate'])} max |error| {_fmt(uni['max_abs_rel_error'])}; "
+        f"calibrated (rate {_fmt(cal['feedback_rate'])}) {_fmt(cal['max_abs_rel_error'])}; "
+        f"each feedback at its true price {_fmt(rv['bound']['max_abs_rel_error_own_rate'])}; "
+        f"shill feedback {_fmt(shill['share'])} of the feedback value — {rv['scope']}"
+    ]
+    for name, m in rv["by_market"].items():
+        rate = m["feedback_rate"]
+        lines.append(
+            f"  {name}: estimate ${m['estimate_usd'] or 0:,.0f} against ${m['true_usd']:,.0f} "
+            f"({_pct(m['rel_error'])} at rate {'—' if rate is None else f'{rate:.3f}'}; "
+            f"uniform {_pct(m['uniform_rel_error'])}; calibrated "
+            f"{_pct(m['calibrated_rel_error'])}; shill {m['shill_share']:.1%}; each feedback "
+            f"at its true price {_pct(m['bound_own_rate_rel_error'])}) over {m['sales']:,} "
+            f"sales to day {m['as_of_day']}"
+        )
     return lines
 
 

@@ -84,7 +84,7 @@ def seized_truth(out: Path, truth: dict[str, Any]) -> SeizedTruth | None:
         _put(vt, (mid, a["handle"].casefold()), family, values)
     listings = rows(
         "listings",
-        ["listing_id", "market_id", "account_id", "ref", "title", "category", "price_usd"],
+        ["listing_id", "market_id", "account_id", "ref", "title", "category", "shown_price_usd"],
     )
     ref = {x["listing_id"]: x["ref"] for x in listings}
     lt = KindTruth("listing")
@@ -92,9 +92,10 @@ def seized_truth(out: Path, truth: dict[str, Any]) -> SeizedTruth | None:
         values = {
             "title": x["title"],
             "category": x["category"],
-            "price": x["price_usd"],  # the database keeps USD
+            # the database keeps USD, and a holding listing's placeholder as its price
+            "price": x["shown_price_usd"],
             "currency": "USD",
-            "price_usd": (x["price_usd"], Decimal(0)),
+            "price_usd": (x["shown_price_usd"], Decimal(0)),
             "vendor": handle[x["account_id"]],
         }
         _put(lt, (mid, x["ref"]), family, values)

@@ -8,7 +8,10 @@ range's markets (``KindTruth.known``) is what precision accepts: a listing crawl
 earlier day is real, not a false row.
 
 Each expected record holds only the fields its family's pages show (``SHOWN``): a field a
-site does not show is not scored (the index tests see that nothing is guessed). Values are
+site does not show is not scored (the index tests see that nothing is guessed). A price is
+expected as shown: a holding listing's placeholder from its holding day on (the truth's
+``price`` stays the real one its sales were made at); the escrow family's "N sold since"
+counter is expected as the listing's sales up to the day, since its first day. Values are
 in the store's terms (decimals, naive UTC datetimes, ISO codes); ids are resolved by the
 comparison rules (``spector.sim._score_extract``), because they depend on the workspace's
 market id.
@@ -28,7 +31,7 @@ import pyarrow.parquet as pq
 
 from spector.errors import SelectorInvalid, UsageError
 from spector.model import selector_kind
-from spector.sim._world import EPOCH
+from spector.sim._world import EPOCH, placeholder
 
 __all__ = [
     "KINDS",
@@ -65,13 +68,13 @@ _VENDOR_ALL = (
     "pgp_fingerprints",
     "contacts",
 )
-_FEEDBACK_ALL = ("rating", "text", "buyer", "time", "vendor", "listing")
+_FEEDBACK_ALL = ("rating", "text", "buyer", "time", "vendor", "listing", "item")
 # What each family's pages show, per record kind (see spector.sim._sites): the Cyrillic
 # market shows no quantity or ships-to (they are in the title) and no contacts; the bot
 # shop shows a bot's attributes and its own name as the seller, nothing of a vendor.
 SHOWN: dict[str, dict[str, tuple[str, ...]]] = {
     "listing": {
-        "escrow": _LISTING_ALL,
+        "escrow": (*_LISTING_ALL, "sold_count", "sold_since"),  # "12 sold since Jan 5, 2023"
         "walletless": _LISTING_ALL,
         "hydra": tuple(f for f in _LISTING_ALL if f not in ("quantity", "unit", "ships_to")),
         "bots": tuple(f for f in _LISTING_ALL if f not in ("quantity", "unit", "ships_to")),
@@ -158,6 +161,7 @@ class _World:
     listings: list[dict[str, Any]]
     feedback: list[dict[str, Any]]
     sale_days: dict[str, list[int]]  # account id -> sorted days of its sales
+    listing_sale_days: dict[str, list[int]]  # listing id -> sorted days of its sales
 
     def live(self, x: dict[str, Any]) -> bool:
         return bool(x["start_day"] <= self.day < x["end_day"])
@@ -168,9 +172,11 @@ def _load(out: Path, truth: dict[str, Any]) -> _World:
     day = int(truth["day"])
     markets = {m["market_id"]: m for m in truth["markets"]}
     sale_days: dict[str, list[int]] = defaultdict(list)
-    for s in _read(world, "sales", ["account_id", "day"]):
+    listing_sale_days: dict[str, list[int]] = defaultdict(list)
+    for s in _read(world, "sales", ["account_id", "listing_id", "day"]):
         sale_days[s["account_id"]].append(s["day"])
-    for days in sale_days.values():
+        listing_sale_days[s["listing_id"]].append(s["day"])
+    for days in (*sale_days.values(), *listing_sale_days.values()):
         days.sort()
     return _World(
         folder=world,
@@ -186,6 +192,7 @@ def _load(out: Path, truth: dict[str, Any]) -> _World:
         listings=_read(world, "listings"),
         feedback=_read(world, "feedback"),
         sale_days=sale_days,
+        listing_sale_days=listing_sale_days,
     )
 
 
@@ -238,17 +245,23 @@ def _listing_truth(w: _World) -> tuple[KindTruth, set[str], set[str]]:
         live_ids.add(x["listing_id"])
         selling.add(x["account_id"])
         currency = w.markets[mid]["currency"]
+        price, usd = x["price"], x["price_usd"]
+        holding = x.get("holding_day")
+        if holding is not None and w.day >= holding:  # the placeholder is what pages show
+            price, usd = placeholder(currency)
         values = {
             "title": x["title"],
-            "price": x["price"],
+            "price": price,
             "currency": currency,
-            "price_usd": _usd(x["price_usd"], x["price"], currency),
+            "price_usd": _usd(usd, price, currency),
             "quantity": x["quantity"],
             "unit": x["unit"],
             "ships_from": x["ships_from"],
             "ships_to": sorted(x["ships_to"]),
             "category": x["category"],
             "vendor": w.accounts[x["account_id"]]["handle"],
+            "sold_count": bisect_right(w.listing_sale_days.get(x["listing_id"], []), w.day),
+            "sold_since": moment(x["start_day"]),
         }
         lt.want[key] = Expected(fam, {f: values[f] for f in SHOWN["listing"][fam]})
     return lt, selling, live_ids
@@ -292,6 +305,7 @@ def _feedback_truth(
 ) -> KindTruth:
     """Feedback left by the day for the accounts selling then (their pages list it)."""
     refs = {x["listing_id"]: x["ref"] for x in w.listings}
+    titles = {x["listing_id"]: x["title"] for x in w.listings}
     ft = KindTruth("feedback")
     for f in w.feedback:
         mid, fam = f["market_id"], w.families[f["market_id"]]
@@ -311,6 +325,7 @@ def _feedback_truth(
             "time": (when, when),
             "vendor": w.accounts[f["account_id"]]["handle"],
             "listing": refs[f["listing_id"]],
+            "item": titles[f["listing_id"]],  # the vendor's feedback page names the item
         }
         shown = SHOWN["feedback"][fam]
         if f["listing_id"] not in live_ids:  # an ended listing is named, not linked

@@ -17,8 +17,10 @@ from spector.model import Market, VendorAccount, onion_address_from_key
 from spector.sim import _vocab as V
 
 __all__ = [
+    "COUNTRIES",
     "EPOCH",
     "FAMILIES",
+    "PLACEHOLDER",
     "SCALES",
     "Scale",
     "SimAccount",
@@ -32,11 +34,17 @@ __all__ = [
     "SimThread",
     "World",
     "generate_world",
+    "placeholder",
 ]
 
 EPOCH = datetime(2023, 1, 1, tzinfo=UTC)  # day 0 of every range
 FAMILIES = ("escrow", "hydra", "walletless", "bots", "forum")
 CASHOUTS = ("direct", "peel", "mixer", "coinjoin")
+COUNTRIES = ["NL", "DE", "GB", "US", "FR", "ES", "PL", "CA", "AU", "RU"]
+# The absurd price a listing shows while it is "holding" (out of stock, kept up so its
+# reviews stay): the same six nines in each market's currency, as vendors type it;
+# 999,999 RUB is about 13,333 USD, over ten times the dearest Hydra listing.
+PLACEHOLDER = {"USD": Decimal("999999.00"), "RUB": Decimal("999999")}
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,7 @@ class SimAccount:
     btc_payto: str | None = None
     xmr_payto: str | None = None
     contacts: list[str] = field(default_factory=list)
+    impostor_of: str | None = None  # the actor an impostor copies (spector.sim._impostors)
 
 
 @dataclass
@@ -158,6 +167,22 @@ class SimListing:
     start_day: int
     end_day: int  # exclusive
     extra: dict[str, str] = field(default_factory=dict)
+    holding: bool = False  # shows PLACEHOLDER from holding_day on (spector.sim._holding)
+    holding_day: int | None = None
+
+    def shown(self, day: int, currency: str) -> tuple[Decimal, Decimal]:
+        """(price, price in USD) as the pages show them on ``day``: the placeholder once
+        the listing is holding, else the real price (``price``, ``price_usd``)."""
+        if self.holding_day is not None and day >= self.holding_day:
+            return placeholder(currency)
+        return self.price, self.price_usd
+
+
+def placeholder(currency: str) -> tuple[Decimal, Decimal]:
+    """The holding price in ``currency`` and in USD (at the range's 75 RUB per USD)."""
+    price = PLACEHOLDER[currency]
+    usd = price if currency == "USD" else (price / Decimal("75.00")).quantize(Decimal("0.01"))
+    return price, usd
 
 
 @dataclass
@@ -262,7 +287,7 @@ def generate_world(seed: int, scale_name: str) -> World:
     listings = _listings(rng, seed, scale, actors, accounts, markets, btc_usd)
     sales, feedback = _sales(rng, seed, scale, actors, accounts, listings, markets, btc_usd)
     members, threads, posts = _forum(rng, seed, scale, actors, accounts, markets)
-    return World(
+    world = World(
         seed,
         scale,
         actors,
@@ -277,6 +302,14 @@ def generate_world(seed: int, scale_name: str) -> World:
         btc_usd,
         Decimal("75.00"),
     )
+    # Later additions, each with its own random stream, so the rows above stay as they
+    # were: holding prices on existing listings, then impostors appended after every row.
+    from spector.sim._holding import mark_holding
+    from spector.sim._impostors import add_impostors
+
+    mark_holding(world)
+    add_impostors(world)
+    return world
 
 
 def _btc_rates(rng: random.Random, days: int) -> list[Decimal]:
@@ -321,7 +354,7 @@ def _markets(rng: random.Random, seed: int, scale: Scale) -> list[SimMarket]:
 
 def _actors(rng: random.Random, seed: int, scale: Scale) -> list[SimActor]:
     taken: set[str] = set()
-    countries = ["NL", "DE", "GB", "US", "FR", "ES", "PL", "CA", "AU", "RU"]
+    countries = COUNTRIES
     actors = []
     for i in range(scale.actors):
         cats = rng.sample([c[0] for c in V.CATEGORY_PLAN], rng.randint(1, 3))
@@ -356,6 +389,7 @@ def _accounts(
     selling = [m for m in markets if m.family not in ("forum", "bots")]
     taken: dict[str, set[str]] = {m.market_id: set() for m in selling}
     accounts = []
+    telegram: dict[str, int] = {}  # one contact handle per actor, on every market it shows one
     for actor in actors:
         n = min(len(selling), rng.choices([1, 2, 3, 4], [0.45, 0.3, 0.15, 0.1])[0])
         chosen = rng.sample(selling, n)
@@ -387,7 +421,8 @@ def _accounts(
                 account.btc_payto = payto_address(seed, f"vendor:{aid}:payto")
                 account.xmr_payto = _xmr_address(seed, aid)
             if rng.random() < 0.3:
-                account.contacts.append(f"telegram:{actor.name.lower()[:20]}_{rng.randint(10, 99)}")
+                number = telegram.setdefault(actor.actor_id, rng.randint(10, 99))
+                account.contacts.append(f"telegram:{actor.name.lower()[:20]}_{number}")
             accounts.append(account)
     for market in markets:
         if market.family == "bots":  # the shop sells its own stock, as Genesis did

@@ -40,12 +40,14 @@ def sql_string(text: str | Path) -> str:
 # The chain's rows are Parquet files already (the workspace's chain/ folder); these
 # tables list those files and blocks (with paths that mean nothing elsewhere) and the
 # unspent outputs derived from them; the clusters are derived from the chain too (and
-# rebuilt by `spector chain cluster`), all but the analyst's decisions.
+# rebuilt by `spector chain cluster`), all but the analyst's decisions; so are the
+# resolution's links and actors (rebuilt by `spector resolve`, which keeps its decisions).
 NOT_EXPORTED = frozenset(
     {
         "chain_index", "chain_files", "chain_utxo", "chain_clusters", "chain_pseudo_addresses",
         "cluster_addresses", "cluster_merges", "cluster_held", "cluster_skipped",
         "cluster_blocks", "cluster_state",
+        "resolve_links", "actor_accounts", "resolve_accounts", "resolve_runs",  # `spector resolve`
     }
 )  # fmt: skip
 

@@ -33,9 +33,11 @@ def build_sites(world: World, pgp: Callable[[SimAccount], str | None]) -> dict[s
     for f in world.feedback:
         feedback.setdefault(f.market_id, []).append(f)
     sale_days: dict[str, list[int]] = {}
+    listing_sale_days: dict[str, list[int]] = {}
     for s in world.sales:
         sale_days.setdefault(s.account_id, []).append(s.day)
-    for days in sale_days.values():
+        listing_sale_days.setdefault(s.listing_id, []).append(s.day)
+    for days in (*sale_days.values(), *listing_sale_days.values()):
         days.sort()
     sites = {}
     for m in world.markets:
@@ -45,6 +47,7 @@ def build_sites(world: World, pgp: Callable[[SimAccount], str | None]) -> dict[s
             listings.get(m.market_id, []),
             feedback.get(m.market_id, []),
             sale_days,
+            listing_sale_days,
         )
         sites[m.market_id] = _FAMILY[m.family](world, index, pgp)
     return sites

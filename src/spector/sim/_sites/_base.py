@@ -62,9 +62,14 @@ class SiteIndex:
     listings: list[SimListing]
     feedback: list[SimFeedback]
     sale_days: dict[str, list[int]]  # account id -> sorted days of its sales
+    listing_sale_days: dict[str, list[int]] = field(default_factory=dict)  # by listing id
 
     def sales_until(self, account_id: str, day: int) -> int:
         return bisect.bisect_right(self.sale_days.get(account_id, []), day)
+
+    def sold_until(self, listing_id: str, day: int) -> int:
+        """Sales of a listing up to and including ``day`` (what "N sold" says that day)."""
+        return bisect.bisect_right(self.listing_sale_days.get(listing_id, []), day)
 
     @cached_property
     def account_by_handle(self) -> dict[str, SimAccount]:

@@ -1,7 +1,9 @@
 """Two English-language market families.
 
 (a) ``escrow``: a classic escrow market — categories, listing pages, vendor profiles with
-PGP keys, paginated feedback with absolute dates.
+PGP keys, paginated feedback with absolute dates; listing pages count their sales as the
+2017 markets did: "12 sold since Jan 5, 2023" (the listing's sales up to the day served,
+since the day it went up).
 (c) ``walletless``: a Monopoly-style market — each vendor shows its own pay-to BTC and XMR
 addresses; reviews carry relative dates ("5 days ago").
 """
@@ -41,6 +43,7 @@ class EscrowSite(Site):
         "/feedback",
         "page",
     )
+    sold_counter = True
 
     # -- routing ------------------------------------------------------------------------
     def render(self, path: str, query: dict[str, str], day: int) -> Page:
@@ -104,7 +107,7 @@ class EscrowSite(Site):
         if not rows or page is None:
             return self.not_found(day)
         chunk = rows[(page - 1) * PER_PAGE : page * PER_PAGE]
-        items = "".join(self.listing_row(x) for x in chunk)
+        items = "".join(self.listing_row(x, day) for x in chunk)
         body = (
             f"<h1>{e(category(code).label)}</h1>"
             f'<table class="listings">{items}</table>'
@@ -112,17 +115,19 @@ class EscrowSite(Site):
         )
         return self.layout(category(code).label, body, day)
 
-    def listing_row(self, x: SimListing) -> str:
+    def listing_row(self, x: SimListing, day: int) -> str:
         vendor = self.index.account_by_id[x.account_id]
+        _, usd = x.shown(day, self.market.currency)
         return (
             f'<tr class="listing"><td><a class="title" href="{self.item_path}{x.ref}">{e(x.title)}</a></td>'
-            f'<td class="price">USD {x.price_usd}</td>'
+            f'<td class="price">USD {usd}</td>'
             f'<td><a class="vendor" href="{self.vendor_path}{q(vendor.handle)}">{e(vendor.handle)}</a></td></tr>'
         )
 
     def listing_page(self, x: SimListing, day: int) -> Page:
         vendor = self.index.account_by_id[x.account_id]
-        btc = (x.price_usd / self.world.btc_usd[min(day, len(self.world.btc_usd) - 1)]).quantize(
+        _, usd = x.shown(day, self.market.currency)
+        btc = (usd / self.world.btc_usd[min(day, len(self.world.btc_usd) - 1)]).quantize(
             Decimal("0.00000001")
         )
         cat = category(x.category)
@@ -131,18 +136,30 @@ class EscrowSite(Site):
         body = (
             f'<article class="listing" data-ref="{e(x.ref)}"><h1>{e(x.title)}</h1>'
             f'<p class="crumbs">{crumbs}</p>'
-            f'<dl><dt>Price</dt><dd class="price">USD {x.price_usd}</dd>'
+            f'<dl><dt>Price</dt><dd class="price">USD {usd}</dd>'
             f'<dt>In BTC</dt><dd class="price-btc">{btc} BTC</dd>'
             f'<dt>Quantity</dt><dd class="qty">{x.quantity} {e(x.unit)}</dd>'
             f'<dt>Ships from</dt><dd class="from">{e(x.ships_from)}</dd>'
             f'<dt>Ships to</dt><dd class="to">{e(", ".join(x.ships_to))}</dd>'
-            f'<dt>Vendor</dt><dd><a class="vendor" href="{self.vendor_path}{q(vendor.handle)}">'
+            + self.sold(x, day)
+            + f'<dt>Vendor</dt><dd><a class="vendor" href="{self.vendor_path}{q(vendor.handle)}">'
             f"{e(vendor.handle)}</a></dd></dl>"
             f'<h2>Recent feedback</h2><ul class="feedback">'
             + "".join(self.feedback_item(f, day, link=False) for f in fb)
             + "</ul></article>"
         )
         return self.layout(x.title, body, day)
+
+    def sold(self, x: SimListing, day: int) -> str:
+        """The listing's sales counter (this family only)."""
+        if not self.sold_counter:
+            return ""
+        since = moment(x.start_day)
+        count = self.index.sold_until(x.listing_id, day)
+        return (
+            f'<dt>Sold</dt><dd class="sold">{count} sold since '
+            f"{since:%b} {since.day}, {since.year}</dd>"
+        )
 
     def vendor_page(self, a: SimAccount, day: int) -> Page:
         fb = self.index.feedback_for_account(a.account_id, day)
@@ -162,7 +179,7 @@ class EscrowSite(Site):
             + self.payto_block(a)
             + (f'<pre class="pgp">{e(key)}</pre>' if key else "")
             + '<h2>Listings</h2><table class="listings">'
-            + "".join(self.listing_row(x) for x in listings)
+            + "".join(self.listing_row(x, day) for x in listings)
             + f'</table><a class="all-feedback" href="{self.vendor_path}{q(a.handle)}{self.fb_suffix}">'
             "All feedback</a></section>"
         )
@@ -215,6 +232,7 @@ class WalletlessSite(EscrowSite):
         "/reviews",
         "p",
     )
+    sold_counter = False
 
     def payto_block(self, a: SimAccount) -> str:
         return (

@@ -121,27 +121,29 @@ class HydraSite(Site):
         page = self.page_number(query, total)
         if not rows or page is None:
             return self.not_found(day)
-        items = "".join(self.row(x) for x in rows[(page - 1) * PER_PAGE : page * PER_PAGE])
+        items = "".join(self.row(x, day) for x in rows[(page - 1) * PER_PAGE : page * PER_PAGE])
         body = f'<h1>{e(city)}</h1><ul class="tovary">{items}</ul>' + self.pager(
             f"/city/{raw}", page, total
         )
         return self.layout(city, body, day)
 
-    def row(self, x: SimListing) -> str:
+    def row(self, x: SimListing, day: int) -> str:
         shop = self.index.account_by_id[x.account_id]
+        price, _ = x.shown(day, self.market.currency)
         return (
             f'<li class="tovar"><a class="nazvanie" href="/tovar/{x.ref}">{e(x.title)}</a> '
             f'<span class="rayon">{e(x.extra["district"])}</span> '
-            f'<span class="cena">{roubles(x.price)}</span> '
+            f'<span class="cena">{roubles(price)}</span> '
             f'<a class="magazin" href="/shop/{q(shop.handle)}">{e(shop.handle)}</a></li>'
         )
 
     def item_page(self, x: SimListing, day: int) -> Page:
         shop = self.index.account_by_id[x.account_id]
         reviews = self.index.feedback_for_listing(x.listing_id, day)[:10]
+        price, _ = x.shown(day, self.market.currency)
         body = (
             f'<div class="tovar-card" data-ref="{x.ref}"><h1>{e(x.title)}</h1><table>'
-            f'<tr><th>Цена</th><td class="cena">{roubles(x.price)}</td></tr>'
+            f'<tr><th>Цена</th><td class="cena">{roubles(price)}</td></tr>'
             f'<tr><th>Категория</th><td class="kategoriya">{e(_ru_label(x.category))}</td></tr>'
             f'<tr><th>Страна</th><td class="strana">Россия</td></tr>'
             f'<tr><th>Город</th><td class="gorod">{e(x.extra["city"])}</td></tr>'
@@ -173,7 +175,7 @@ class HydraSite(Site):
             f'<p class="prodazhi">Продаж: {self.index.sales_until(a.account_id, day)}</p>'
             f'<div class="opisanie">{e(a.profile_text)}</div>'
             + (f'<pre class="pgp">{e(key)}</pre>' if key else "")
-            + f'<ul class="tovary">{"".join(self.row(x) for x in live)}</ul>'
+            + f'<ul class="tovary">{"".join(self.row(x, day) for x in live)}</ul>'
             f'<a class="vse-otzyvy" href="/shop/{q(a.handle)}/otzyvy">Все отзывы</a></section>'
         )
         return self.layout(a.handle, body, day)

@@ -1,0 +1,57 @@
+"""Resolution: which accounts, on which markets and forums, are one actor.
+
+Accounts (vendor accounts and forum members) are loaded with their evidence
+(``load_accounts``; ``accounts_from_world`` for a training range's truth), paired by
+blocking, never all pairs (``candidates``: shared PGP key, normalised handle, selector,
+MinHash LSH of names and texts), and each pair described by ``pair_features`` (ordered
+``FEATURES``) with ``evidence`` sentences an analyst can read. The decision model, actors,
+analyst decisions and target packages are added by their own modules.
+"""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the package re-exports, imported on first use (spector._lazy)
+    from spector.resolve._accounts import (
+        AccountRow,
+        Accounts,
+        accounts_from_world,
+        build_accounts,
+        load_accounts,
+    )
+    from spector.resolve._blocking import Candidates, candidates
+    from spector.resolve._decisions import confirm, reject, split
+    from spector.resolve._features import FEATURES, evidence, pair_features
+    from spector.resolve._model import Model, load_model
+    from spector.resolve._normalise import normalise_handle, skeleton
+    from spector.resolve._package import actor_package, render
+    from spector.resolve._run import ResolveResult, resolve
+    from spector.resolve._store import actor_rows
+else:
+    from spector._lazy import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(__name__, __file__)
+
+__all__ = [
+    "FEATURES",
+    "AccountRow",
+    "Accounts",
+    "Candidates",
+    "Model",
+    "ResolveResult",
+    "accounts_from_world",
+    "actor_package",
+    "actor_rows",
+    "build_accounts",
+    "candidates",
+    "confirm",
+    "evidence",
+    "load_accounts",
+    "load_model",
+    "normalise_handle",
+    "pair_features",
+    "reject",
+    "render",
+    "resolve",
+    "skeleton",
+    "split",
+]
