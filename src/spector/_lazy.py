@@ -39,10 +39,11 @@ def lazy_exports(
     namespace = sys.modules[package].__dict__
 
     def __getattr__(name: str) -> object:
-        module = where.get(name)
-        if module is None:
+        found = where.get(name)
+        if found is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
+        module, original = found
+        value = getattr(importlib.import_module(module), original)
         namespace[name] = value
         return value
 
@@ -52,9 +53,9 @@ def lazy_exports(
     return __getattr__, __dir__
 
 
-def _type_checking_imports(package: str, file: Path) -> dict[str, str]:
-    """{name: module} of the ``from MODULE import NAME [as NAME]`` lines under the first
-    ``if TYPE_CHECKING:`` of ``file`` (modules of ``package`` only)."""
+def _type_checking_imports(package: str, file: Path) -> dict[str, tuple[str, str]]:
+    """{name: (module, name in module)} of the ``from MODULE import NAME [as ALIAS]``
+    lines under the first ``if TYPE_CHECKING:`` of ``file`` (modules of ``package`` only)."""
     tree = ast.parse(file.read_text(encoding="utf-8"), str(file))
     block = next(
         (
@@ -68,12 +69,12 @@ def _type_checking_imports(package: str, file: Path) -> dict[str, str]:
     )
     if block is None:
         raise ImportError(f"{file}: no `if TYPE_CHECKING:` block of lazy re-exports")
-    where: dict[str, str] = {}
+    where: dict[str, tuple[str, str]] = {}
     for node in block.body:
         if not isinstance(node, ast.ImportFrom) or node.level or node.module is None:
             raise ImportError(f"{file}:{node.lineno}: expected `from {package}.… import …`")
         if not node.module.startswith(package + "."):
             raise ImportError(f"{file}:{node.lineno}: {node.module} is not in {package}")
         for alias in node.names:
-            where[alias.asname or alias.name] = node.module
+            where[alias.asname or alias.name] = (node.module, alias.name)
     return where

@@ -20,6 +20,11 @@ The tree::
     │   ├── SiteError               a site or the way to it will not serve the crawl
     │   │   ├── LoginFailed         a site's login did not succeed (form, CAPTCHA, answer)
     │   │   └── ProxyError          the SOCKS proxy is missing, refused, or not socks5h://
+    │   ├── CaseError               the case store refuses an action (spector.cases)
+    │   │   ├── AuthError           bad password; forged, expired or revoked token or user
+    │   │   ├── AccessDenied        the user's role or agency does not allow it
+    │   │   ├── NotFound            no such record, or one the user may not see
+    │   │   └── ConflictError       the record changed since it was read; a duplicate
     │   └── UsageError              options that do not fit together
     └── InternalError               a bug in Spector; CLI: exit 1 with a traceback on --debug
 
@@ -32,11 +37,16 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "AccessDenied",
+    "AuthError",
+    "CaseError",
     "ConfigError",
+    "ConflictError",
     "InputError",
     "InternalError",
     "LoginFailed",
     "NotAWorkspace",
+    "NotFound",
     "PageError",
     "ParseError",
     "ProxyError",
@@ -174,6 +184,26 @@ class LoginFailed(SiteError):
 
 class ProxyError(SiteError):
     """The SOCKS proxy is not ``socks5h://HOST:PORT``, or is missing or unreachable."""
+
+
+class CaseError(UserError):
+    """The case store refuses an action (spector.cases)."""
+
+
+class AuthError(CaseError):
+    """No valid identity: a wrong password, a forged, expired or revoked token, a revoked user."""
+
+
+class AccessDenied(CaseError):
+    """The user's role or agency does not allow the action."""
+
+
+class NotFound(CaseError):
+    """No such record, or one the user may not see (the two are indistinguishable)."""
+
+
+class ConflictError(CaseError):
+    """Optimistic locking: the record changed since the user read it (or a unique value exists)."""
 
 
 class UsageError(UserError):

@@ -109,6 +109,15 @@ def test_demo_runs_and_shows_status(capsys, tmp_path):
     assert code == 0
     assert "markets" in out
     assert (tmp_path / "demo" / "spector.toml").is_file()
+    # [I]'s step: BKA and Politie hold the same PGP key (one notice each), the FBI another
+    # actor's address; an arrest per agency; the report and an intact audit log.
+    flat = " ".join(out.split())
+    assert "2 deconfliction notices" in flat
+    assert "audit log intact" in flat
+    report = tmp_path / "demo" / "reports" / "operation"
+    totals = json.loads((report / "totals.json").read_text())
+    assert totals["arrests_by_country"] == {"DE": 1, "NL": 1, "US": 1}
+    assert (report / "report.pdf").read_bytes()[:5] == b"%PDF-"
     # a second run reuses the workspace
     code, _, _ = run(capsys, "demo", "--no-serve", "--workspace", str(tmp_path / "demo"))
     assert code == 0

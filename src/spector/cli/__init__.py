@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -45,19 +45,24 @@ def build_app() -> typer.Typer:
         export=typer.Typer(help="Export the workspace.", no_args_is_help=True),
         selectors=typer.Typer(help="Selector kinds and values.", no_args_is_help=True),
     )
+    from spector.cases import cli as cases_cli
     from spector.chain import cli as chain_cli
-    from spector.cli import _demo_resolve  # noqa: F401  (registers [H]'s demo step)
+    from spector.cli import (
+        _demo_cases,  # noqa: F401  (registers [I]'s demo step)
+        _demo_resolve,  # noqa: F401  (registers [H]'s demo step)
+    )
     from spector.cli._demo import demo
     from spector.collect import cli as collect_cli
     from spector.economics import cli as econ_cli
     from spector.extract import cli as extract_cli
     from spector.model import cli as model_cli
+    from spector.report import cli as report_cli
     from spector.resolve import cli as resolve_cli
     from spector.sim import cli as sim_cli
     from spector.store import cli as store_cli
 
     stages = (store_cli, model_cli, sim_cli, collect_cli, extract_cli, chain_cli, econ_cli)
-    for stage in (*stages, resolve_cli):
+    for stage in (*stages, resolve_cli, cases_cli, report_cli):
         stage.register(app, groups)
     app.command()(demo)
     app.add_typer(groups.import_, name="import")
@@ -66,12 +71,29 @@ def build_app() -> typer.Typer:
     return app
 
 
+_BUILT: list[tuple[object, Any]] = []  # (factory, its click command): built once per process
+
+
+def _command() -> Any:
+    """The click command of ``build_app()``, converted once (typer's conversion of the whole
+    app takes a third of a second; in-process callers such as the tests call ``main`` many
+    times). A replaced ``build_app`` (tests) gets its own command."""
+    from typer.main import get_command
+
+    factory = build_app
+    if not _BUILT or _BUILT[0][0] is not factory:
+        _BUILT[:] = [(factory, get_command(factory()))]
+    return _BUILT[0][1]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI; user errors print one line ``error: ...`` and exit 2."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        build_app()(args=args, prog_name="spector", standalone_mode=False)
+        # Without standalone mode click returns the code of a `typer.Exit(code)` (a
+        # finding such as `cases audit verify` exits 1) instead of raising it.
+        code = _command().main(args=args, prog_name="spector", standalone_mode=False)
     except UserError as exc:
         if debug:
             raise
@@ -107,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             soft_wrap=True,
         )
         return 1
-    return 0
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0
 
 
 def _is(exc: BaseException, name: str) -> bool:

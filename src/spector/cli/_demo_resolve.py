@@ -40,6 +40,7 @@ def _demo_resolve(ctx: DemoContext) -> str:
         econ.by_actor or [],
         key=lambda a: (-float(str(a["revenue_usd"] or 0)), str(a["actor_id"])),
     )[:TOP]
+    ctx.shared["top_actors"] = [str(a["actor_id"]) for a in actors]  # for the cases step (80)
     table = Table(title=f"top {len(actors)} actors by estimated revenue")
     for name in ("actor", "accounts (market: handle)", "revenue (interval)"):
         table.add_column(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ __all__ = ["CONFIG_NAME", "WORKSPACE_FORMAT", "WorkspaceConfig", "read_config", 
 CONFIG_NAME = "spector.toml"
 WORKSPACE_FORMAT = 1
 _ENGINES = ("duckdb", "spark")
+_CASES_KEYS = ("db", "correlation_limit")
+CORRELATION_LIMIT = 20  # MISP's default: a value in more cases than this is "noisy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,8 @@ class WorkspaceConfig:
     created: str
     engine: str = "duckdb"
     format: int = WORKSPACE_FORMAT
+    cases_db: str | None = None  # [cases] db: the case store's URL (default: cases.sqlite)
+    correlation_limit: int = CORRELATION_LIMIT  # [cases] correlation_limit
 
     @classmethod
     def new(cls, name: str) -> WorkspaceConfig:
@@ -78,7 +83,42 @@ def read_config(path: Path) -> WorkspaceConfig:
         raise ConfigError(
             f"[engine] default = {engine!r}", where=path, expected=" or ".join(_ENGINES)
         )
-    return WorkspaceConfig(name=name, created=str(ws.get("created", "")), engine=engine, format=fmt)
+    cases_db, correlation_limit = _cases(_table(data, "cases", path, required=False), path)
+    return WorkspaceConfig(
+        name=name,
+        created=str(ws.get("created", "")),
+        engine=engine,
+        format=fmt,
+        cases_db=cases_db,
+        correlation_limit=correlation_limit,
+    )
+
+
+def _cases(table: dict[str, Any], path: Path) -> tuple[str | None, int]:
+    """The optional [cases] table: ``db`` (a URL) and ``correlation_limit`` (int >= 1)."""
+    for key in table:
+        if key not in _CASES_KEYS:
+            close = difflib.get_close_matches(key, _CASES_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else None
+            raise ConfigError(
+                f"unknown key {key!r} in [cases]",
+                where=path,
+                expected=" or ".join(_CASES_KEYS),
+                hint=hint,
+            )
+    db = table.get("db")
+    if db is not None and (not isinstance(db, str) or not db.strip()):
+        raise ConfigError(
+            "[cases] db is not a URL string",
+            where=path,
+            expected='"sqlite:///FILE" or "postgresql://USER@HOST/DB"',
+        )
+    limit = table.get("correlation_limit", CORRELATION_LIMIT)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigError(
+            f"[cases] correlation_limit = {limit!r}", where=path, expected="a whole number >= 1"
+        )
+    return (db.strip() if db else None), limit
 
 
 def _table(data: dict[str, Any], key: str, path: Path, *, required: bool = True) -> dict[str, Any]:
