@@ -129,6 +129,11 @@ def _check_model(model: type[Any]) -> None:
         raise InternalError(f"{model!r} is not an Owned model: the access filter has no rule")
 
 
+def _a(label: str) -> str:
+    """``label`` with its indefinite article: "a case", "an arrest"."""
+    return f"{'an' if label[:1] in 'aeiou' else 'a'} {label}"
+
+
 def label_of(model: type[Any] | Owned) -> str:
     """How messages name a record type: ``Case`` -> "case", ``CustodyEvent`` -> "custody
     event"."""
@@ -290,7 +295,7 @@ def _containers(s: Session, p: Principal, rec: Owned) -> list[Owned]:
         if parent.agency_id != p.agency_id:
             raise AccessDenied(
                 f"{label_of(parent)} {value} belongs to another agency: only its owner "
-                f"adds a {label_of(rec)} to it"
+                f"adds {_a(label_of(rec))} to it"
             )
         found.append(parent)
     for column, target in fks.items():
@@ -304,7 +309,7 @@ def _check_within(rec: Owned, containers: list[Owned]) -> None:
     for parent in containers:
         if not within(rec, parent):
             raise AccessDenied(
-                f"a {label_of(rec)} cannot be shared more widely than its {label_of(parent)} "
+                f"{_a(label_of(rec))} cannot be shared more widely than its {label_of(parent)} "
                 f"{parent.id} ({rec.distribution} against {parent.distribution})",
                 hint=f"share the {label_of(parent)} first",
             )
@@ -336,7 +341,7 @@ def add_record(s: Session, p: Principal, rec: R) -> R:
     handling when it names none, and may not be wider than it. Checks the role (analyst
     or admin), the distribution and handling codes, that an operation named is one the
     agency belongs to; audits the create."""
-    require_role(p, *WRITE_ROLES, action=f"add a {label_of(rec)}")
+    require_role(p, *WRITE_ROLES, action=f"add {_a(label_of(rec))}")
     rec.agency_id = p.agency_id
     rec.created_by = p.user_id
     containers = _containers(s, p, rec)
@@ -431,9 +436,9 @@ def update_record(
     _owner_only(p, rec, "edit")
     fields = set(changes)
     if fields <= SHARE_FIELDS:
-        require_role(p, *WRITE_ROLES, "liaison", action=f"share a {label_of(model)}")
+        require_role(p, *WRITE_ROLES, "liaison", action=f"share {_a(label_of(model))}")
     else:
-        require_role(p, *WRITE_ROLES, action=f"edit a {label_of(model)}")
+        require_role(p, *WRITE_ROLES, action=f"edit {_a(label_of(model))}")
     columns = set(model.__table__.columns.keys())  # type: ignore[attr-defined]
     for name in sorted(fields):
         if name in _FIXED or name not in columns:
@@ -468,7 +473,7 @@ def delete_record(
     _check_model(model)
     rec = get_visible(s, p, model, record_id)
     _owner_only(p, rec, "delete")
-    require_role(p, *WRITE_ROLES, action=f"delete a {label_of(model)}")
+    require_role(p, *WRITE_ROLES, action=f"delete {_a(label_of(model))}")
     _check_version(rec, expected_version)
     held: dict[str, int] = {}
     for child in _children(s, rec):

@@ -106,7 +106,7 @@ def _band(fig: Figure, data: ReportData) -> None:
     ax = fig.add_axes((0, 0.915, 1, 0.085))
     ax.set_axis_off()
     ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, color=PALETTE["navy"]))
-    ax.text(0.04, 0.62, f"OPERATION {data.name.upper()}", transform=ax.transAxes,
+    ax.text(0.04, 0.62, f"Operation {data.name}", transform=ax.transAxes,
             fontsize=40, fontweight="bold", color="white", va="center")  # fmt: skip
     parts = []
     if data.announced:
