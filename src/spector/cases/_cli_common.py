@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,6 +21,8 @@ from spector.cli.common import WorkspaceOpt, console, find_workspace
 from spector.errors import NotAWorkspace, UsageError
 
 if TYPE_CHECKING:  # the case store loads when a command runs: `spector --help` stays fast
+    from sqlalchemy.orm import Session
+
     from spector.cases._base import Principal
     from spector.cases._db import CaseStore
 
@@ -145,6 +149,18 @@ def acting(
         store.close()
         raise
     return store, principal
+
+
+@contextmanager
+def acting_session(
+    workspace: Path | None, db: str | None, user: str | None, token: str | None
+) -> Iterator[tuple[Session, Principal]]:
+    """``acting`` and one writing session of the store, closed together: ``with
+    acting_session(...) as (s, p):``. A writing session even to read: reading an H2/H3
+    record writes the audit log."""
+    store, p = acting(workspace, db, user, token)
+    with store, store.session() as s:
+        yield s, p
 
 
 def emit(data: Any, as_json: bool, text: str) -> None:

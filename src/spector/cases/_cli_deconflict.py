@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from spector.cases._cli_common import DbOpt, JsonOpt, TokenOpt, UserOpt, WorkspaceOpt, acting, emit
+from spector.cases._cli_common import (
+    DbOpt,
+    JsonOpt,
+    TokenOpt,
+    UserOpt,
+    WorkspaceOpt,
+    acting_session,
+    emit,
+)
 from spector.errors import InputError, NotAWorkspace
 
 if TYPE_CHECKING:
@@ -113,8 +121,7 @@ def selector_add(
 
     canonical(kind, value, region=region)  # an invalid value fails before any login
     limit = correlation_limit(workspace)
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         sel, made = add_selector(
             s,
             p,
@@ -155,8 +162,7 @@ def selector_list(
     """The selectors you may read, oldest first."""
     from spector.cases._deconflict import list_selectors, selector_view
 
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         found = list_selectors(s, p, target_id=target, case_id=case, limit=limit, offset=offset)
         items = [selector_view(x) for x in found]
     lines = [
@@ -181,8 +187,7 @@ def notices_command(
     """Your agency's deconfliction notices: who else holds your selectors, whom to call."""
     from spector.cases._deconflict import acknowledge, notice_text, notice_view, notices
 
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         if ack is not None:
             n = acknowledge(s, p, ack)
             data: Any = notice_view(s, n)
@@ -225,8 +230,7 @@ def deconflict_export(
     from spector.cases._exchange import read_key_file
 
     key = read_key_file(key_file)
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         data = export_hashes(s, p, key)
         _write_atomic(out, data)  # inside the transaction: no file, no audit entry
     summary = {
@@ -259,8 +263,7 @@ def deconflict_import(
 
     key = read_key_file(key_file)
     data = load_exchange_file(file)
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         made = import_hashes(s, p, data, key, where=str(file))
         # the importer sees its own agency's notices; of the others only how many
         views = [notice_view(s, n) for n in made if n.agency_id == p.agency_id]

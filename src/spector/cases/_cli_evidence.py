@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from spector.cases._cli_common import DbOpt, JsonOpt, TokenOpt, UserOpt, WorkspaceOpt, acting, emit
+from spector.cases._cli_common import (
+    DbOpt,
+    JsonOpt,
+    TokenOpt,
+    UserOpt,
+    WorkspaceOpt,
+    acting,
+    acting_session,
+    emit,
+)
 from spector.errors import InputError, NotAWorkspace
 
 if TYPE_CHECKING:
@@ -146,8 +155,7 @@ def evidence_add(
         at, zone = parse_time(collected_at, tz, "--collected-at")
         when = at.replace(tzinfo=resolve_zone(zone)) if zone and at.tzinfo is None else at
     root = _ws_root(workspace)
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         ev = add_evidence(
             s,
             p,
@@ -184,8 +192,7 @@ def evidence_list(
     """The evidence items you may read."""
     from spector.cases._evidence import evidence_dict, list_evidence
 
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         items = [evidence_dict(ev) for ev in list_evidence(s, p, case)]
     lines = [
         f"{i['id']:>5}  case {i['case_id']:<5} {i['kind']:<14} {str(i['sha256'])[:16]}...  "
@@ -207,8 +214,7 @@ def evidence_show(
     """An evidence item and its chain of custody."""
     from spector.cases._evidence import evidence_view
 
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         data = evidence_view(s, p, evidence_id)
         custody = _with_names(s, list(data["custody"]))  # type: ignore[call-overload]
     fields = ("kind", "case_id", "sha256", "size", "origin", "path", "capture_id",
@@ -234,8 +240,7 @@ def evidence_verify(
     from spector.cases._evidence import verify_evidence
 
     root = _ws_root(workspace)
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         check = verify_evidence(s, p, evidence_id, ws_root=root)
     if check.matches:
         text = f"evidence {evidence_id} matches: {check.path} hashes to {check.actual}"
@@ -273,8 +278,7 @@ def custody_add(
     from spector.cases._evidence import add_custody, event_dict
 
     when, zone = parse_time(at, tz, "--at")
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         e = add_custody(
             s,
             p,
@@ -309,8 +313,7 @@ def custody_show(
     """The item's chain of custody, in order, each time in the zone it was recorded in."""
     from spector.cases._evidence import custody_chain, event_dict
 
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         custody = _with_names(s, [event_dict(e) for e in custody_chain(s, p, evidence_id)])
     text = "\n".join([f"custody of evidence {evidence_id}:", *_custody_lines(custody)])
     emit(custody, as_json, text if custody else f"no custody events for evidence {evidence_id}")

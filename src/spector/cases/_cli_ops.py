@@ -8,8 +8,6 @@ parses arguments and prints. Every command takes --json.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,13 +20,13 @@ from spector.cases._cli_common import (
     TokenOpt,
     UserOpt,
     WorkspaceOpt,
-    acting,
+    acting_session,
     emit,
 )
 from spector.errors import InputError
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    pass
 
 __all__ = ["register"]
 
@@ -85,16 +83,6 @@ def register(cases_app: typer.Typer) -> None:
     cases_app.command("import-operation")(import_operation_cmd)
 
 
-@contextmanager
-def _acting(
-    workspace: Path | None, db: str | None, user: str | None, token: str | None
-) -> Iterator[tuple[Session, Any]]:
-    # A writing session even to read: reading an H2/H3 record writes the audit log.
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
-        yield s, p
-
-
 def _date(text: str | None) -> date | None:
     if text is None:
         return None
@@ -122,7 +110,7 @@ def arrest_add(
     """Record arrests in one country for an operation (analyst or admin)."""
     from spector.cases._ops import add_arrest, arrest_dict
 
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         rec = add_arrest(s, p, operation, country=country, count=count, date=_date(when),
                          target_id=target, note=note, distribution=distribution,
                          handling=handling)  # fmt: skip
@@ -142,7 +130,7 @@ def arrest_list(
     """The arrests you may see (of one operation with --operation)."""
     from spector.cases._ops import arrest_dict, list_arrests
 
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         rows = [arrest_dict(a) for a in list_arrests(s, p, operation)]
     lines = [
         f"{r['id']:>5}  {r['country']}  {r['count']:>5}  {r['date'] or '-':<10}  "
@@ -176,7 +164,7 @@ def seizure_add(
     """Record one seizure of an operation (analyst or admin)."""
     from spector.cases._ops import add_seizure, seizure_dict
 
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         rec = add_seizure(s, p, operation, kind=kind, amount=amount, currency=currency,
                           count=count, substance=substance, kg=kg, description=description,
                           date=_date(when), target_id=target, distribution=distribution,
@@ -208,7 +196,7 @@ def seizure_list(
     """The seizures you may see (of one operation with --operation)."""
     from spector.cases._ops import list_seizures, seizure_dict
 
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         rows = [seizure_dict(x) for x in list_seizures(s, p, operation)]
     lines = [
         f"{r['id']:>5}  {r['kind']:<11}  {_what(r)}  {r['date'] or '-'}  op {r['operation_id']}"
@@ -234,7 +222,7 @@ def import_operation_cmd(
     from spector.cases._ops import import_operation, operation_totals
     from spector.cases._who import principal_of
 
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         op = import_operation(s, p, file, replace=replace)
         name = op.name
         # The importer's agency has just joined the operation: see it as a member now.

@@ -9,7 +9,6 @@ parses arguments and prints. Every command takes --json; edits take --expect-ver
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,14 +21,12 @@ from spector.cases._cli_common import (
     TokenOpt,
     UserOpt,
     WorkspaceOpt,
-    acting,
+    acting_session,
     emit,
 )
 from spector.errors import InputError, NotAWorkspace
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from sqlalchemy.orm import Session
 
     from spector.store import Workspace
@@ -97,16 +94,6 @@ def register(cases_app: typer.Typer) -> None:
     cases_app.add_typer(task_app, name="task")
 
 
-@contextmanager
-def _acting(
-    workspace: Path | None, db: str | None, user: str | None, token: str | None
-) -> Iterator[tuple[Session, Any]]:
-    # A writing session even to read: reading an H2/H3 record writes the audit log.
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
-        yield s, p
-
-
 def _agency_names(s: Session) -> dict[int, str]:
     from sqlalchemy import select
 
@@ -147,7 +134,7 @@ def case_open(
     from spector.cases._records import as_dict, open_case
 
     dist = distribution or ("operation" if operation else "agency")
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         case = open_case(s, p, title=title, reference=reference, summary=summary,
                          distribution=dist, operation=operation, handling=handling or "H0",
                          handling_note=handling_note)  # fmt: skip
@@ -169,7 +156,7 @@ def case_list(
     """List the cases you may read: your agency's and those shared with it."""
     from spector.cases._records import as_dict, list_cases
 
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         names = _agency_names(s)
         cases = list_cases(s, p, status=status)
         rows = [as_dict(c) | {"agency": names.get(c.agency_id)} for c in cases]
@@ -192,7 +179,7 @@ def case_show(
     """Show a case with the targets, notes and tasks of it you may read."""
     from spector.cases._records import case_view
 
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         view = case_view(s, p, case_id)
         names = _agency_names(s)
     c = view["case"]
@@ -229,7 +216,7 @@ def case_close(
     """Close a case of your agency (analyst or admin)."""
     from spector.cases._records import as_dict, close_case
 
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         data = as_dict(close_case(s, p, case_id, expected_version=expect_version))
     emit(data, as_json, f"closed case {case_id} ({data['reference']}), version {data['version']}")
 
@@ -256,7 +243,7 @@ def case_share(
     narrows every record in it that would be wider."""
     from spector.cases._records import as_dict, share_case
 
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         case = share_case(s, p, case_id, distribution=distribution, operation=operation,
                           expected_version=expect_version, children=with_children)  # fmt: skip
         data = as_dict(case)
@@ -345,7 +332,7 @@ def target_add(
     facts = _details(name, dob, nationality, notes, details)
     ws = _workspace(workspace)
     try:
-        with _acting(workspace, db, user, token) as (s, p):
+        with acting_session(workspace, db, user, token) as (s, p):
             target = add_target(s, p, case_id, kind=kind, ref=ref, label=label, details=facts,
                                 distribution=distribution, operation=operation,
                                 handling=handling, handling_note=handling_note,
@@ -370,7 +357,7 @@ def target_list(
     """List the targets of a case that you may read."""
     from spector.cases._records import as_dict, list_targets
 
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         targets = list_targets(s, p, case_id)
         rows = [as_dict(t) for t in targets]
         lines = [f"{t.id:>5}  {t.kind:<15} {t.ref or '-':<48} {_shared(t):<18} {t.label or ''}"
@@ -398,7 +385,7 @@ def note_add(
     """Add a note to a case of your agency (or to one of its targets)."""
     from spector.cases._records import add_note, as_dict
 
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         note = add_note(s, p, case_id, body=body, target_id=target, distribution=distribution,
                         operation=operation, handling=handling,
                         handling_note=handling_note)  # fmt: skip
@@ -436,7 +423,7 @@ def task_add(
     from spector.cases._records import add_task, as_dict
 
     due_date = _date(due, "--due")
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         task = add_task(s, p, case_id, title=title, assignee=assignee, due=due_date,
                         distribution=distribution, operation=operation,
                         handling=handling)  # fmt: skip
@@ -461,7 +448,7 @@ def task_list(
     """List the tasks you may read."""
     from spector.cases._records import as_dict, list_tasks
 
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         tasks = list_tasks(s, p, case_id=case_id, status=status, mine=mine)
         rows = [as_dict(t) for t in tasks]
         lines = [f"{t.id:>5}  case {t.case_id:<5} {t.status:<6} {t.due or ''!s:<10} "
@@ -481,6 +468,6 @@ def task_done(
     """Mark a task of your agency done."""
     from spector.cases._records import as_dict, set_task_status
 
-    with _acting(workspace, db, user, token) as (s, p):
+    with acting_session(workspace, db, user, token) as (s, p):
         data = as_dict(set_task_status(s, p, task_id, "done", expected_version=expect_version))
     emit(data, as_json, f"task {task_id} done, version {data['version']}")

@@ -21,6 +21,7 @@ from spector.cases._cli_common import (
     UserOpt,
     WorkspaceOpt,
     acting,
+    acting_session,
     emit,
     new_password,
     open_store,
@@ -108,8 +109,7 @@ def agency_add(
     """Add an agency (admin only)."""
     from spector.cases._who import create_agency
 
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         agency = create_agency(s, p, name=name, country=country)
         data = {"id": agency.id, "name": agency.name, "country": agency.country}
     emit(data, as_json, f"added agency {agency.name} ({agency.country})")
@@ -206,8 +206,7 @@ def user_revoke(
     """Revoke a user and its tokens (admin only): its password and tokens stop working."""
     from spector.cases._who import revoke_user
 
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         revoke_user(s, p, username)
     emit({"revoked": username.strip().lower()}, as_json, f"revoked user {username}")
 
@@ -232,8 +231,7 @@ def token_issue(
     """Issue an API token. It is shown once: only its hash is kept."""
     from spector.cases._who import issue_token
 
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         new = issue_token(s, p, username=for_user, days=days, label=label)
     owner = (for_user or p.username).strip().lower()
     data = {"token": new, "prefix": new.split("_")[1], "user": owner, "days": days}
@@ -278,8 +276,7 @@ def token_revoke(
     """Revoke an API token: your own, or anyone's for an admin."""
     from spector.cases._who import revoke_token
 
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         revoke_token(s, p, prefix)
     emit({"revoked": prefix}, as_json, f"revoked token {prefix}")
 
@@ -312,8 +309,7 @@ def operation_add(
     from spector.cases._who import agency_by_name, create_operation
 
     when = _date(announced)
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         op = create_operation(
             s, p, name=name, agencies=agency, announced=when, description=description
         )
@@ -353,7 +349,6 @@ def operation_join(
     """Add an agency to an operation's sharing group (admin only)."""
     from spector.cases._who import join_operation
 
-    store, p = acting(workspace, db, user, token)
-    with store, store.session() as s:
+    with acting_session(workspace, db, user, token) as (s, p):
         join_operation(s, p, operation, agency)
     emit({"operation": operation, "joined": agency}, as_json, f"{agency} joined {operation}")

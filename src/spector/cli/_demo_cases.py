@@ -48,17 +48,12 @@ def _logins(root: Path, logins: dict[str, str]) -> Path:
 
 
 def _top_actors(ctx: DemoContext) -> list[dict[str, Any]]:
-    """The step-70 actors by revenue, with their PGP keys and pay-to addresses."""
+    """The actors step 70 ranked first by revenue (``ctx.shared["top_actors"]``), as target
+    packages with their PGP keys and pay-to addresses."""
     from spector.resolve import actor_package
 
     shared = ctx.shared.get("top_actors")
     ids = [str(a) for a in shared] if isinstance(shared, list) else []
-    if not ids:
-        from spector.economics import estimate
-
-        rows = estimate(ctx.workspace).by_actor or []
-        rows = sorted(rows, key=lambda a: (-float(str(a["revenue_usd"] or 0)), str(a["actor_id"])))
-        ids = [str(r["actor_id"]) for r in rows[:3]]
     return [actor_package(ctx.workspace, actor_id) for actor_id in ids]
 
 
