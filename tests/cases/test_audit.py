@@ -4,6 +4,7 @@ Runs on SQLite and PostgreSQL (the ``instance`` fixture)."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -366,3 +367,21 @@ def test_detail_is_canonical_json() -> None:
     )
     with pytest.raises(TypeError, match="not JSON-able"):
         _audit.canonical({"x": object()})
+
+
+def test_log_many_writes_the_entries_log_would_in_one_chain(built: tuple[Instance, int]) -> None:
+    inst, n = built
+    p = inst["nl_analyst"]
+    items = [("cases", 1000 + k, {"handling": "H2"}) for k in range(5)]
+    with inst.store.session() as s:
+        _audit.log_many(s, p, "read", items)
+        _audit.log(s, p, "read", "cases", 2000, None)  # and a single entry after them
+    report = _verify(inst)
+    assert report.ok, report.problems
+    assert report.entries == n + 6
+    written = [_entry(inst, seq) for seq in range(n + 1, n + 7)]
+    assert [e.record_id for e in written] == ["1000", "1001", "1002", "1003", "1004", "2000"]
+    assert all(e.user_id == p.user_id and e.action == "read" for e in written)
+    for before, after in itertools.pairwise(written):
+        assert after.prev_hash == before.hash
+    assert _head(inst) == (n + 6, written[-1].hash)

@@ -181,9 +181,16 @@ def select_visible(p: Principal, model: type[R]) -> Select[R]:
 
 
 def _audit_reads(s: Session, p: Principal, recs: Iterable[Owned]) -> None:
-    for rec in recs:
-        if rec.handling in RESTRICTED_HANDLING:
-            _audit.log(s, p, "read", _table(rec), rec.id, {"handling": rec.handling})
+    _audit.log_many(
+        s,
+        p,
+        "read",
+        [
+            (_table(rec), rec.id, {"handling": rec.handling})
+            for rec in recs
+            if rec.handling in RESTRICTED_HANDLING
+        ],
+    )
 
 
 def list_visible(

@@ -286,6 +286,62 @@ def log(
         s.execute(_SET_HEAD, {"new_seq": seq, "new_hash": digest})
 
 
+def log_many(
+    s: Session,
+    p: Principal | None,
+    action: str,
+    items: Sequence[tuple[str, int | str | None, Mapping[str, object] | None]],
+) -> None:
+    """Append one entry per ``(table, record_id, detail)`` of ``items``, as ``log`` would
+    one after another (same chain, one entry each), with the head taken and set once and
+    the entries inserted in one statement: a page listing fifty restricted records writes
+    fifty entries in three statements instead of a hundred and fifty."""
+    if len(items) <= 1:
+        for table, record_id, detail in items:
+            log(s, p, action, table, record_id, detail)
+        return
+    n = len(items)
+    if s.get_bind().dialect.name == "postgresql":
+        row = s.execute(_LOCK_HEAD).one_or_none()
+        first = int(row[0]) + 1 if row is not None else None
+    else:
+        take = (
+            update(_HEAD)
+            .where(_HEAD.c.id == 1)
+            .values(seq=_HEAD.c.seq + n)
+            .returning(_HEAD.c.seq, _HEAD.c.hash)
+        )
+        row = s.execute(take).one_or_none()
+        first = int(row[0]) - n + 1 if row is not None else None
+    if row is None or first is None:  # a store without the head row: the slow path
+        for table, record_id, detail in items:
+            log(s, p, action, table, record_id, detail)
+        return
+    prev = str(row[1])
+    at = utcnow()
+    user_id = p.user_id if p is not None else None
+    agency_id = p.agency_id if p is not None else None
+    rows = []
+    for k, (table, record_id, detail) in enumerate(items):
+        detail_text = canonical(dict(detail)) if detail is not None else None
+        rid = None if record_id is None else str(record_id)
+        values = {
+            "seq": first + k,
+            "at": at,
+            "user_id": user_id,
+            "agency_id": agency_id,
+            "action": action,
+            "table_name": table,
+            "record_id": rid,
+            "detail": detail_text,
+            "prev_hash": prev,
+        }
+        prev = entry_hash(**values)  # type: ignore[arg-type]
+        rows.append({**values, "hash": prev})
+    s.execute(_APPEND, rows)
+    s.execute(_SET_HEAD, {"new_seq": first + n - 1, "new_hash": prev})
+
+
 @dataclass
 class AuditReport:
     """The result of :func:`verify`: ``ok`` when ``problems`` is empty.

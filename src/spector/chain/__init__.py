@@ -9,6 +9,20 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what the package re-exports, imported on first use (spector._lazy)
     from spector.chain._block import SCRIPT_TYPES, Block, Tx, TxIn, TxOut, parse_block
+    from spector.chain._browse import (
+        address_detail,
+        address_movements,
+        block_head,
+        block_txs,
+        cluster_members,
+        find_cluster,
+        largest_clusters,
+        search_target,
+        trace_edges,
+        trace_elements,
+        trace_rows,
+        tx_detail,
+    )
     from spector.chain._network import NETWORKS, Network, network
 else:
     from spector._lazy import lazy_exports
@@ -23,6 +37,18 @@ __all__ = [
     "Tx",
     "TxIn",
     "TxOut",
+    "address_detail",
+    "address_movements",
+    "block_head",
+    "block_txs",
+    "cluster_members",
+    "find_cluster",
+    "largest_clusters",
     "network",
     "parse_block",
+    "search_target",
+    "trace_edges",
+    "trace_elements",
+    "trace_rows",
+    "tx_detail",
 ]

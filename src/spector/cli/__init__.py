@@ -50,6 +50,7 @@ def build_app() -> typer.Typer:
     from spector.cli import (
         _demo_cases,  # noqa: F401  (registers [I]'s demo step)
         _demo_resolve,  # noqa: F401  (registers [H]'s demo step)
+        _demo_web,  # noqa: F401  (registers [J]'s demo step)
     )
     from spector.cli._demo import demo
     from spector.collect import cli as collect_cli
@@ -60,9 +61,10 @@ def build_app() -> typer.Typer:
     from spector.resolve import cli as resolve_cli
     from spector.sim import cli as sim_cli
     from spector.store import cli as store_cli
+    from spector.web import cli as web_cli
 
     stages = (store_cli, model_cli, sim_cli, collect_cli, extract_cli, chain_cli, econ_cli)
-    for stage in (*stages, resolve_cli, cases_cli, report_cli):
+    for stage in (*stages, resolve_cli, cases_cli, report_cli, web_cli):
         stage.register(app, groups)
     app.command()(demo)
     app.add_typer(groups.import_, name="import")

@@ -32,8 +32,12 @@ def demo(
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Do not serve the UI at the end.")
     ] = False,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the UI (the next free one from here).")
+    ] = 8470,
 ) -> None:
-    """Run every stage that exists on a generated training range and print a summary."""
+    """Run every stage that exists on a generated training range, print a summary, then
+    serve the analyst's UI on the demo workspace (URL and a login printed; Ctrl-C stops)."""
     from spector.store import CONFIG_NAME, Workspace
 
     root = workspace or Path(tempfile.mkdtemp(prefix="spector-demo-")) / "workspace"
@@ -58,4 +62,6 @@ def demo(
         ctx.workspace.close()
     if no_serve:
         return
-    console.print("UI: the web stage is not built yet; nothing to serve (use --no-serve to skip)")
+    from spector.cli._demo_web import serve_demo
+
+    serve_demo(root, port=port)

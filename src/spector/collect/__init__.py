@@ -4,6 +4,23 @@ and the import of saved pages, mirrors and other crawlers' WARCs as captures."""
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what the package re-exports, imported on first use (spector._lazy)
+    from spector.collect._browse import (
+        answer_captcha,
+        captcha_image,
+        captcha_row,
+        captcha_rows,
+        crawl_run,
+        crawl_runs,
+        crawl_sites,
+    )
+    from spector.collect._browse_captures import (
+        CapturePayload,
+        capture_page,
+        capture_payload,
+        capture_row,
+        capture_sites,
+        capture_sort_key,
+    )
     from spector.collect._capture_index import list_captures
     from spector.collect._crawler import Crawler, CrawlOptions
     from spector.collect._import import ImportOptions, ImportReport, import_pages, parse_observed_at
@@ -19,6 +36,7 @@ else:
     __getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
+    "CapturePayload",
     "CrawlOptions",
     "CrawlState",
     "Crawler",
@@ -28,7 +46,19 @@ __all__ = [
     "Scope",
     "SiteProfile",
     "StoredPage",
+    "answer_captcha",
     "canonical",
+    "captcha_image",
+    "captcha_row",
+    "captcha_rows",
+    "capture_page",
+    "capture_payload",
+    "capture_row",
+    "capture_sites",
+    "capture_sort_key",
+    "crawl_run",
+    "crawl_runs",
+    "crawl_sites",
     "decode",
     "import_pages",
     "list_captures",

@@ -19,6 +19,15 @@ if TYPE_CHECKING:  # what the package re-exports, imported on first use (spector
         load_accounts,
     )
     from spector.resolve._blocking import Candidates, candidates
+    from spector.resolve._browse import (
+        account_detail,
+        accounts_page,
+        actor_detail,
+        actor_exchanges,
+        actors_page,
+    )
+    from spector.resolve._browse_graph import actor_graph, expand
+    from spector.resolve._browse_links import decide, links_page, pair_link
     from spector.resolve._decisions import confirm, reject, split
     from spector.resolve._features import FEATURES, evidence, pair_features
     from spector.resolve._model import Model, load_model
@@ -38,17 +47,27 @@ __all__ = [
     "Candidates",
     "Model",
     "ResolveResult",
+    "account_detail",
     "accounts_from_world",
+    "accounts_page",
+    "actor_detail",
+    "actor_exchanges",
+    "actor_graph",
     "actor_package",
     "actor_rows",
+    "actors_page",
     "build_accounts",
     "candidates",
     "confirm",
+    "decide",
     "evidence",
+    "expand",
+    "links_page",
     "load_accounts",
     "load_model",
     "normalise_handle",
     "pair_features",
+    "pair_link",
     "reject",
     "render",
     "resolve",

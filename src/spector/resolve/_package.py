@@ -70,8 +70,16 @@ def known_actor(ws: Workspace, actor_id: str) -> list[dict[str, Any]]:
                      hint=hint)  # fmt: skip
 
 
-def _revenue(ws: Workspace, actor_id: str) -> tuple[dict[str, Any] | None, str | None]:
-    """(the actor's row of the economics estimate, None) or (None, why there is none)."""
+def _revenue(
+    ws: Workspace, actor_id: str, by_actor: list[dict[str, Any]] | None = None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(the actor's row of the economics estimate, None) or (None, why there is none);
+    ``by_actor``: the estimate's rows made already (the web app caches them)."""
+    if by_actor is not None:
+        for row in by_actor:
+            if row.get("actor_id") == actor_id:
+                return row, None
+        return None, "no sales estimated for this actor"
     try:
         from spector.economics import estimate
     except ImportError:
@@ -129,8 +137,11 @@ def _facts(ws: Workspace, ids: list[str]) -> dict[str, dict[str, Any]]:
     return {a: facts_of(accounts, where[a]) for a in ids if a in where}
 
 
-def actor_package(ws: Workspace, actor_id: str) -> dict[str, Any]:
-    """The target package of ``actor_id`` (see the module docstring)."""
+def actor_package(
+    ws: Workspace, actor_id: str, *, by_actor: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The target package of ``actor_id`` (see the module docstring). ``by_actor``: the
+    rows of ``estimate(ws).by_actor`` when the caller has them (else estimated here)."""
     members = known_actor(ws, actor_id)
     key = actor_id.strip()
     facts = _facts(ws, [m["account_id"] for m in members])
@@ -163,7 +174,7 @@ def actor_package(ws: Workspace, actor_id: str) -> dict[str, Any]:
     timeline.sort(key=lambda e: (e["date"], e["event"] != "first seen", e["account_id"]))
     dates = [e["date"] for e in timeline]
     sizes = _cluster_sizes(ws, set(clusters))
-    revenue, note = _revenue(ws, key)
+    revenue, note = _revenue(ws, key, by_actor)
     package: dict[str, Any] = {
         "actor_id": key,
         "accounts": listed,
