@@ -27,6 +27,23 @@ def test_login_page_answers_with_the_headers(web: WebClient):
     _headers_ok(response)
 
 
+def test_the_front_door_answers_the_login_form_with_the_headers(web: WebClient, logins):
+    web.logout_cookies()
+    response = web.get("/")
+    assert response.status_code == 200
+    assert 'name="password"' in response.text
+    assert 'name="next" value="/"' in response.text
+    _headers_ok(response)
+    # The form it shows works: it signs in and lands on the dashboard.
+    token = re.search(r'name="csrf" value="([^"]+)"', response.text)[1]
+    signed = web.post(
+        "/login",
+        data={"username": "bka_analyst", "password": logins["bka_analyst"], "csrf": token},
+    )
+    assert signed.status_code == 303
+    assert "<h1>Dashboard</h1>" in web.get("/").text
+
+
 def test_pages_redirect_to_login_and_api_answers_401(web: WebClient):
     web.logout_cookies()
     response = web.get("/?x=1")
@@ -162,3 +179,13 @@ def test_memo_serves_the_kept_value_while_one_thread_makes_a_new_one(web: WebCli
     with state.writing():
         pass  # a write through the app forgets every kept value
     assert state.memo("t-memo", 60, make) == 3
+
+
+def test_head_answers_like_get_without_the_body(web: WebClient):
+    web.logout_cookies()
+    head = web.request("HEAD", "/")
+    get = web.get("/")
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-security-policy"] == get.headers["content-security-policy"]
+    assert web.request("HEAD", "/api/v1/cases").status_code == 401

@@ -25,7 +25,7 @@ from spector.errors import (
 from spector.web._api import ErrorBody
 from spector.web._auth import LoginRequired, check_csrf
 from spector.web._pages import render
-from spector.web._security import SecurityHeaders
+from spector.web._security import HeadAsGet, SecurityHeaders
 
 __all__ = ["API_PREFIX", "AREAS", "create_app"]
 
@@ -95,6 +95,10 @@ def _install_handlers(app: FastAPI) -> None:
     async def login_required(request: Request, exc: LoginRequired) -> Response:
         from urllib.parse import quote
 
+        from spector.web._login import login_page
+
+        if exc.next_path == "/" and not request.headers.get("hx-request"):
+            return login_page(request)  # the front door answers with the sign-in form
         target = "/login?next=" + quote(exc.next_path, safe="/")
         if request.headers.get("hx-request"):
             return Response(status_code=204, headers={"HX-Redirect": target})
@@ -153,6 +157,7 @@ def create_app(ws_root: Path, *, db: str | None = None) -> FastAPI:
         dependencies=[Depends(check_csrf)],
     )
     app.state.web = state
+    app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_handlers(app)

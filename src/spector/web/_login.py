@@ -23,7 +23,7 @@ from spector.web._auth import (
 )
 from spector.web._pages import render
 
-__all__ = ["api", "pages"]
+__all__ = ["api", "login_page", "pages"]
 
 log = logging.getLogger("spector.web")
 pages = APIRouter()
@@ -51,6 +51,11 @@ def _login_page(request: Request, *, error: str | None, next_path: str, status: 
         path="/login",
     )
     return response
+
+
+def login_page(request: Request, next_path: str = "/") -> Response:
+    """The sign-in form (200), as ``GET /login`` answers it."""
+    return _login_page(request, error=None, next_path=safe_next(next_path), status=200)
 
 
 @pages.get("/login", include_in_schema=False)
