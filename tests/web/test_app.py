@@ -189,3 +189,31 @@ def test_head_answers_like_get_without_the_body(web: WebClient):
     assert head.content == b""
     assert head.headers["content-security-policy"] == get.headers["content-security-policy"]
     assert web.request("HEAD", "/api/v1/cases").status_code == 401
+
+
+def test_closing_waits_for_a_background_refresh(demo_template, tmp_path):
+    import threading
+    import time
+
+    from spector.web import create_app
+    from tests.web.harness import copy_demo
+
+    app = create_app(copy_demo(demo_template, tmp_path / "ws"))
+    state = app.state.web
+    started, finished = threading.Event(), threading.Event()
+
+    def make() -> int:
+        with state.workspace() as ws:
+            count = ws.store.con.execute("SELECT count(*) FROM listings").fetchone()[0]
+        if not started.is_set():
+            return int(count)
+        time.sleep(0.3)  # a slow refresh, still reading when close() is called
+        finished.set()
+        return int(count)
+
+    first = state.memo("t-close", 0.01, make)
+    time.sleep(0.02)
+    started.set()
+    assert state.memo("t-close", 0.01, make) == first  # stale: a refresh starts
+    state.close()  # must wait for it: closing the connection under it would fail
+    assert finished.is_set()

@@ -118,6 +118,9 @@ class WebState:
         self._write_lock = threading.Lock()
         self._memo: dict[object, tuple[float, object]] = {}
         self._refreshing: set[object] = set()
+        self._workers: set[threading.Thread] = set()  # refreshes running now
+        self._cursor_lock = threading.Lock()
+        self._closing = False
         self._memo_lock = threading.Lock()
 
     def memo(self, key: object, ttl: float, make: Callable[[], T]) -> T:
@@ -138,7 +141,13 @@ class WebState:
                 self._memo[key] = (now + ttl, value)
             return value
         if refresh:
-            threading.Thread(target=self._refresh, args=(key, ttl, make), daemon=True).start()
+            worker = threading.Thread(target=self._refresh, args=(key, ttl, make), daemon=True)
+            with self._memo_lock:
+                if self._closing:
+                    self._refreshing.discard(key)
+                    return cast(T, hit[1])
+                self._workers.add(worker)
+            worker.start()
         return cast(T, hit[1])
 
     def _refresh(self, key: object, ttl: float, make: Callable[[], object]) -> None:
@@ -153,6 +162,7 @@ class WebState:
         finally:
             with self._memo_lock:
                 self._refreshing.discard(key)
+                self._workers.discard(threading.current_thread())
 
     @contextmanager
     def workspace(self) -> Iterator[Workspace]:
@@ -160,7 +170,8 @@ class WebState:
         from spector.store import Store, Workspace
 
         base = self._workspace
-        cursor = base.store.con.cursor()
+        with self._cursor_lock:  # the shared connection takes one call at a time
+            cursor = base.store.con.cursor()
         try:
             yield Workspace(base.root, base.config, Store(cursor, base.store_path, writable=True))
         finally:
@@ -184,5 +195,13 @@ class WebState:
             yield s
 
     def close(self) -> None:
+        """Close the stores, after the background refreshes still running have ended
+        (they read through cursors of the workspace's connection)."""
+        with self._memo_lock:
+            self._closing = True
+            running = list(self._workers)
+        for worker in running:
+            worker.join(timeout=60)
         self.cases.close()
-        self._workspace.close()
+        with self._cursor_lock:
+            self._workspace.close()
