@@ -38,8 +38,10 @@ from spector.web._r_cases_api import (
     RecordId,
     api,
     do_add_evidence,
+    do_add_note,
     do_add_selector,
     do_add_target,
+    do_add_task,
     do_custody,
     do_open_case,
 )
@@ -296,13 +298,9 @@ def note_form(
     handling: F = "",
     handling_note: F = "",
 ) -> RedirectResponse:
-    from spector.cases._records import add_note
-
     note = _form(NoteIn, {"body": body, "target_id": target_id, "handling": handling,
                           "handling_note": handling_note})  # fmt: skip
-    with state_of(request).session() as s:
-        add_note(s, user, case_id, body=note.body, target_id=note.target_id,
-                 handling=note.handling, handling_note=note.handling_note)  # fmt: skip
+    do_add_note(request, user, case_id, note)
     return _done(f"/cases/{case_id}", "note", "#notes")
 
 
@@ -315,11 +313,8 @@ def task_form(
     assignee: F = "",
     due: F = "",
 ) -> RedirectResponse:
-    from spector.cases._records import add_task
-
     task = _form(TaskIn, {"title": title, "assignee": assignee, "due": due})
-    with state_of(request).session() as s:
-        add_task(s, user, case_id, title=task.title, assignee=task.assignee, due=task.due)
+    do_add_task(request, user, case_id, task)
     return _done(f"/cases/{case_id}", "task", "#tasks")
 
 

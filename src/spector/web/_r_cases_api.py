@@ -103,6 +103,31 @@ def do_add_target(request: Request, p: Principal, case_id: int, body: TargetIn) 
         return as_dict(target)
 
 
+def do_add_note(request: Request, p: Principal, case_id: int, body: NoteIn) -> dict[str, Any]:
+    """Add a note (the API's answer; the page's form posts through here too)."""
+    from spector.cases._records import add_note, as_dict
+
+    with state_of(request).session() as s:
+        note = add_note(s, p, case_id, body=body.body, target_id=body.target_id,
+                        distribution=body.distribution, operation=body.operation,
+                        handling=body.handling, handling_note=body.handling_note)  # fmt: skip
+        return as_dict(note) | {"author": p.username}
+
+
+def do_add_task(request: Request, p: Principal, case_id: int, body: TaskIn) -> dict[str, Any]:
+    """Add a task (the API's answer; the page's form posts through here too)."""
+    from spector.cases._browse import user_names
+    from spector.cases._records import add_task, as_dict
+
+    with state_of(request).session() as s:
+        task = add_task(s, p, case_id, title=body.title, assignee=body.assignee, due=body.due,
+                        distribution=body.distribution, operation=body.operation,
+                        handling=body.handling)  # fmt: skip
+        return as_dict(task) | {
+            "assignee": user_names(s, [task.assignee_id]).get(task.assignee_id or 0)
+        }
+
+
 def do_add_selector(
     request: Request, p: Principal, case_id: int, body: SelectorIn
 ) -> dict[str, Any]:
@@ -235,30 +260,13 @@ def add_target(
 @api.post("/cases/{case_id}/notes", response_model=NoteOut, status_code=201,
           summary="Add a note")  # fmt: skip
 def add_note(request: Request, user: ApiUser, case_id: RecordId, body: NoteIn) -> dict[str, Any]:
-    from spector.cases._records import add_note as add
-    from spector.cases._records import as_dict
-
-    with state_of(request).session() as s:
-        note = add(s, user, case_id, body=body.body, target_id=body.target_id,
-                   distribution=body.distribution, operation=body.operation,
-                   handling=body.handling, handling_note=body.handling_note)  # fmt: skip
-        return as_dict(note) | {"author": user.username}
+    return do_add_note(request, user, case_id, body)
 
 
 @api.post("/cases/{case_id}/tasks", response_model=TaskOut, status_code=201,
           summary="Add a task")  # fmt: skip
 def add_task(request: Request, user: ApiUser, case_id: RecordId, body: TaskIn) -> dict[str, Any]:
-    from spector.cases._browse import user_names
-    from spector.cases._records import add_task as add
-    from spector.cases._records import as_dict
-
-    with state_of(request).session() as s:
-        task = add(s, user, case_id, title=body.title, assignee=body.assignee, due=body.due,
-                   distribution=body.distribution, operation=body.operation,
-                   handling=body.handling)  # fmt: skip
-        return as_dict(task) | {
-            "assignee": user_names(s, [task.assignee_id]).get(task.assignee_id or 0)
-        }
+    return do_add_task(request, user, case_id, body)
 
 
 @api.post("/tasks/{task_id}/status", response_model=TaskOut, summary="Move a task")
